@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to coder.automation
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every module shares: the connection options, building the client, and reporting errors."""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, CoderClient
+from ._errors import CoderAPIError, CoderConfigError, CoderError, CoderInputError, redact
+
+
+def connection_argument_spec():
+    """The options of the ``coder.automation.coder`` doc fragment, with their environment fallbacks."""
+    return dict(
+        url=dict(type="str", fallback=(env_fallback, ["CODER_URL"])),
+        token=dict(type="str", no_log=True, fallback=(env_fallback, ["CODER_SESSION_TOKEN"])),
+        validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["CODER_VALIDATE_CERTS"])),
+        ca_path=dict(type="path"),
+        timeout=dict(type="float", default=30.0),
+        retries=dict(type="int", default=3),
+    )
+
+
+def client_from_module(module):
+    """A ``CoderClient`` from the module's connection options; fails the module on bad settings."""
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
+    params = module.params
+    missing = [f"the {option} option or the {variable} environment variable"
+               for option, variable in (("url", "CODER_URL"), ("token", "CODER_SESSION_TOKEN"))
+               if not params.get(option)]
+    if missing:
+        module.fail_json(msg="Missing Coder connection settings: set " + " and ".join(missing) + ".")
+    if params["retries"] < 0 or params["timeout"] <= 0:
+        module.fail_json(msg="retries must be 0 or more and timeout more than 0 seconds.")
+    try:
+        return CoderClient(
+            params["url"], params["token"], validate_certs=params["validate_certs"], ca_path=params["ca_path"],
+            timeout=params["timeout"], retries=params["retries"], warn=module.warn,
+        )
+    except CoderConfigError as error:
+        module.fail_json(msg=redact(str(error), [params.get("token")]))
+
+
+def fail_with_error(module, error, action, **result):
+    """Fail the module with a message naming the action and object, e.g. "Could not create user 'ana': ..."."""
+    secrets = [module.params.get("token"), module.params.get("password")]
+    if isinstance(error, CoderAPIError):
+        message = f"Could not {action}: {error.describe()}"
+        result["api_error"] = error.to_result()
+    elif isinstance(error, CoderInputError):
+        message = f"Invalid {error.field} for {action.split(' ', 1)[-1]}: {error.message}"
+    elif isinstance(error, CoderError):
+        message = f"Could not {action}: {error}"
+    else:
+        message = f"Could not {action}: unexpected {type(error).__name__}: {error}"
+        result["exception"] = redact(traceback.format_exc(), secrets)
+    module.fail_json(msg=redact(message, secrets), **result)
