@@ -32,7 +32,7 @@ units: venv emulator-tests
 	hack/ansible-test.sh units --python 3.11 --venv
 
 emulator-tests: venv
-	$(VPY) -m pytest -q tests/emulator/tests tests/unit/test_repository.py
+	$(VPY) -m pytest -q tests/emulator/tests
 
 integration: venv
 	hack/integration.sh

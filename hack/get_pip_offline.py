@@ -18,7 +18,7 @@ GET_PIP_ONLY = {"--no-setuptools", "--no-wheel"}
 def main():
     subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
     args = [arg for arg in sys.argv[1:] if arg not in GET_PIP_ONLY]
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "--upgrade"] + args)
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--upgrade", *args])
 
 
 if __name__ == "__main__":

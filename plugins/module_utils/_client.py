@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: contributors to coder.automation
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one HTTP client every module of coder.automation uses to talk to Coder's REST API (/api/v2).
@@ -193,7 +192,7 @@ class CoderClient:
                 f"TLS error talking to {self.display_base}: {_first_line(error)}. Set ca_path to the CA "
                 "bundle that signed the server's certificate, or validate_certs: false for a test deployment."
             ) from None
-        except (requests_exceptions.ConnectTimeout,) as error:
+        except requests_exceptions.ConnectTimeout as error:
             return "transport", f"connection timed out ({_first_line(error)})", False
         except requests_exceptions.ConnectionError as error:
             return "transport", f"connection failed ({_first_line(error)})", _may_have_arrived(error)
@@ -264,7 +263,7 @@ class CoderClient:
         empty page), and after MAX_PAGES pages at most.
         """
         rows = []
-        for page in range(MAX_PAGES):
+        for _page in range(MAX_PAGES):
             query = dict(params or {})
             query["limit"] = page_size
             if rows:
