@@ -164,7 +164,7 @@ def _plan_create(client, desired):
         _check_site_roles(client, desired.roles)
     organizations = _resolve_organizations(client, desired.organizations)
     body = {"username": desired.username, "email": desired.email, "login_type": login_type,
-            "organization_ids": [org["id"] for org, _ in organizations] if organizations else [NIL_UUID]}
+            "organization_ids": [org["id"] for org, _roles in organizations] if organizations else [NIL_UUID]}
     if desired.name:
         body["name"] = desired.name
     if desired.password:
@@ -179,7 +179,7 @@ def _plan_create(client, desired):
              "login_type": login_type, "status": "suspended" if desired.suspended else "dormant",
              "roles": desired.roles or []}
     if organizations:
-        after["organizations"] = sorted(org["name"] for org, _ in organizations)
+        after["organizations"] = sorted(org["name"] for org, _roles in organizations)
     plan = Plan("create", before={}, after=after)
 
     def create(client, context):
@@ -272,13 +272,13 @@ def _plan_organizations(client, plan, desired, current):
     user_id = current["id"]
     wanted = _resolve_organizations(client, desired.organizations)
     current_ids = set(current.get("organization_ids") or [])
-    wanted_ids = {org["id"] for org, _ in wanted}
+    wanted_ids = {org["id"] for org, _roles in wanted}
     if current_ids != wanted_ids:
         current_orgs = client.get(f"/users/{user_id}/organizations").body or []
         names = {org["id"]: org["name"] for org in current_orgs}
         plan.add("organizations", sorted(names.get(i, i) for i in current_ids),
-                 sorted(org["name"] for org, _ in wanted))
-        for org, _ in wanted:
+                 sorted(org["name"] for org, _roles in wanted))
+        for org, _roles in wanted:
             if org["id"] not in current_ids:
                 plan.steps.append(_member_step("POST", org, user_id, f"add user '{current['username']}' to "
                                                f"organization '{org['name']}'"))

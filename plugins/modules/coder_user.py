@@ -17,7 +17,7 @@ description:
     V(password), a new user without an email, an unknown role or organization) fails the task before anything
     is written.
 author:
-  - coder.automation contributors
+  - coder.automation contributors (@coder-automation)
 extends_documentation_fragment:
   - coder.automation.coder
   - coder.automation.coder.attributes

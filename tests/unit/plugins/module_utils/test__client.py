@@ -73,7 +73,7 @@ def test_get_joins_paths_under_api_v2():
 
 def test_429_honours_retry_after_and_warns_once():
     warnings, sleeps = [], []
-    client, _ = client_with([
+    client, _session = client_with([
         make_response(429, {"message": "You've been rate limited for sending more than 1 requests in 1m0s."},
                       headers={"Retry-After": "1"}),
         make_response(200, {"id": "x"}),
@@ -86,19 +86,19 @@ def test_429_honours_retry_after_and_warns_once():
 
 def test_backoff_grows_exponentially_with_jitter():
     sleeps = []
-    client, _ = client_with([make_response(503, text="down")] * 3 + [make_response(200, {})], sleeps=sleeps)
+    client, _session = client_with([make_response(503, text="down")] * 3 + [make_response(200, {})], sleeps=sleeps)
     client.get("/buildinfo")
     assert sleeps == [1.0, 2.0, 4.0]
 
 
 def test_jitter_spreads_delays_between_half_and_full_step():
     client = CoderClient("https://coder.example.test", TOKEN, session=FakeSession([]))
-    delays = {client._delay(3, None) for _ in range(50)}
+    delays = {client._delay(3, None) for _attempt in range(50)}
     assert all(2.0 <= delay <= 4.0 for delay in delays) and len(delays) > 1
 
 
 def test_gives_up_after_retries_with_status():
-    client, _ = client_with([make_response(502, text="<html>bad gateway</html>")] * 3, retries=2)
+    client, _session = client_with([make_response(502, text="<html>bad gateway</html>")] * 3, retries=2)
     with pytest.raises(CoderAPIError) as error:
         client.get("/users/me")
     assert error.value.status == 502 and "after 2 retries" in str(error.value)
@@ -143,7 +143,7 @@ def test_post_rate_limited_is_safely_repeated():
 def test_coder_error_body_becomes_one_error():
     body = {"message": "Validation failed.", "detail": "bad input",
             "validations": [{"field": "username", "detail": "Validation failed for tag \"username\""}]}
-    client, _ = client_with([make_response(400, body)])
+    client, _session = client_with([make_response(400, body)])
     with pytest.raises(CoderAPIError) as error:
         client.request("POST", "/users", body={})
     text = str(error.value)
@@ -154,7 +154,7 @@ def test_coder_error_body_becomes_one_error():
 
 @pytest.mark.parametrize("status", [200, 404])
 def test_html_is_not_a_coder_api(status):
-    client, _ = client_with([make_response(status, text="<!doctype html><title>Sign in</title>")])
+    client, _session = client_with([make_response(status, text="<!doctype html><title>Sign in</title>")])
     with pytest.raises(NotCoderAPIError) as error:
         client.get("/users/me")
     assert "not a Coder API at https://coder.example.test" in str(error.value)
@@ -163,13 +163,13 @@ def test_html_is_not_a_coder_api(status):
 def test_invalid_json_with_json_type_is_not_a_coder_api():
     response = make_response(200, text="{oops")
     response.headers["Content-Type"] = "application/json"
-    client, _ = client_with([response])
+    client, _session = client_with([response])
     with pytest.raises(NotCoderAPIError):
         client.get("/users/me")
 
 
 def test_get_or_none_on_404():
-    client, _ = client_with([make_response(404, {"message": "Resource not found or you do not have access"})])
+    client, _session = client_with([make_response(404, {"message": "Resource not found or you do not have access"})])
     assert client.get_or_none("/users/nobody") is None
 
 
@@ -191,7 +191,7 @@ def test_paginate_stops_on_empty_page_with_count_zero():
 
 def test_paginate_is_capped(monkeypatch):
     monkeypatch.setattr(_client, "MAX_PAGES", 3)
-    client, _ = client_with([make_response(200, {"users": [{}] * 100, "count": 10 ** 6})] * 3)
+    client, _session = client_with([make_response(200, {"users": [{}] * 100, "count": 10 ** 6})] * 3)
     with pytest.raises(CoderAPIError):
         client.paginate("/users", "users")
 
@@ -207,7 +207,7 @@ def test_buildinfo_and_entitlements_fetched_once():
 
 
 def test_entitlements_on_a_build_without_enterprise_code():
-    client, _ = client_with([make_response(404, {"message": "Route not found."})])
+    client, _session = client_with([make_response(404, {"message": "Route not found."})])
     assert client.feature_enabled("template_rbac") is False
 
 
