@@ -1,0 +1,77 @@
+"""Test-only routes under /__emulator/. A real Coder server has none of these.
+
+* GET    /__emulator/requests          -> {"requests": [{seq, method, path, query, status, user}]}
+* DELETE /__emulator/requests          -> 204, clears the log
+* POST   /__emulator/reset             -> 204, initial state (seed + owner, same owner token), log and faults cleared
+* GET    /__emulator/faults            -> {"faults": [...]} remaining scheduled faults
+* POST   /__emulator/faults            -> 201, body {"faults": [{status, count, retry_after, method, path_regex,
+                                           after_handling, body}]} appended to the schedule
+* DELETE /__emulator/faults            -> 204
+* POST   /__emulator/workspaces        -> 201, body {"owner": username-or-id, "name": str}; minimal workspace
+* DELETE /__emulator/workspaces/{id}   -> 204 (404 when unknown)
+* GET    /__emulator/state             -> debug dump of the state, without tokens or password hashes
+
+They are neither authenticated nor logged, so using them never disturbs what a test asserts about
+the /api/v2 traffic.
+"""
+
+import json
+
+from .server import Resp, empty, json_resp
+
+
+def _body(req):
+    try:
+        return json.loads(req.body or b"{}")
+    except ValueError as exc:
+        return exc
+
+
+def handle_testing(req) -> Resp:
+    app, state = req.app, req.state
+    path, method = req.path.rstrip("/"), req.method
+    if path == "/__emulator/requests":
+        if method == "GET":
+            with app.log_lock:
+                return json_resp(200, {"requests": list(app.request_log)})
+        if method == "DELETE":
+            with app.log_lock:
+                app.request_log.clear()
+            return empty(204)
+    elif path == "/__emulator/reset" and method == "POST":
+        app.reset()
+        return empty(204)
+    elif path == "/__emulator/faults":
+        if method == "GET":
+            return json_resp(200, {"faults": app.faults.list()})
+        if method == "DELETE":
+            app.faults.clear()
+            return empty(204)
+        if method == "POST":
+            body = _body(req)
+            if isinstance(body, Exception) or not isinstance(body, dict) or not isinstance(body.get("faults"), list):
+                return json_resp(400, {"message": 'Body must be {"faults": [...]}.'})
+            try:
+                app.faults.add(body["faults"])
+            except (ValueError, TypeError, AttributeError) as exc:
+                return json_resp(400, {"message": f"Invalid fault: {exc}"})
+            return json_resp(201, {"faults": app.faults.list()})
+    elif path == "/__emulator/workspaces" and method == "POST":
+        body = _body(req)
+        if isinstance(body, Exception) or not isinstance(body, dict):
+            return json_resp(400, {"message": "Body must be a JSON object."})
+        owner_ref, name = str(body.get("owner", "")), body.get("name") or "ws"
+        with state.lock:
+            owner = state.resolve_user(owner_ref, None) if owner_ref else None
+            if owner is None or owner.deleted:
+                return json_resp(404, {"message": f"Unknown owner {owner_ref!r}."})
+            ws = state.add_workspace(owner, name)
+        return json_resp(201, {"id": ws.id, "owner_id": ws.owner_id, "name": ws.name,
+                               "organization_id": ws.organization_id})
+    elif path.startswith("/__emulator/workspaces/") and method == "DELETE":
+        if state.delete_workspace(path.rsplit("/", 1)[1]):
+            return empty(204)
+        return json_resp(404, {"message": "Unknown workspace."})
+    elif path == "/__emulator/state" and method == "GET":
+        return json_resp(200, state.dump())
+    return json_resp(404, {"message": "Unknown emulator route."})

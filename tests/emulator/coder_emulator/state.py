@@ -1,0 +1,420 @@
+"""In-memory state of the emulated deployment, guarded by one re-entrant lock.
+
+Lookups used on every request (token id, user id, lower-cased username/email, org id/name,
+memberships) go through dictionaries so that request cost does not grow with the user count.
+"""
+
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+
+from . import roles as rbac
+from .util import NIL_UUID, fmt_time, new_uuid, now, parse_uuid, rand_alnum, split_api_token
+
+SESSION_LIFETIME = dt.timedelta(days=3650)  # the CLI token must outlive any test run
+
+
+@dataclasses.dataclass
+class User:
+    id: str
+    username: str
+    email: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    status: str = "dormant"
+    login_type: str = "password"
+    name: str = ""
+    avatar_url: str = ""
+    roles: list = dataclasses.field(default_factory=list)
+    password_hash: str | None = None
+    last_seen_at: dt.datetime | None = None
+    deleted: bool = False
+    is_service_account: bool = False
+    github_com_user_id: int = 0
+    theme_preference: str = ""
+
+
+@dataclasses.dataclass
+class Organization:
+    id: str
+    name: str
+    display_name: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    description: str = ""
+    icon: str = ""
+    is_default: bool = False
+
+
+@dataclasses.dataclass
+class Membership:
+    organization_id: str
+    user_id: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    roles: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class ApiKey:
+    id: str
+    secret_hash: bytes
+    user_id: str
+    login_type: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    expires_at: dt.datetime
+    lifetime_seconds: int
+    token_name: str = ""
+    scopes: list = dataclasses.field(default_factory=lambda: ["coder:all"])
+    last_used: dt.datetime | None = None
+
+
+@dataclasses.dataclass
+class Workspace:
+    id: str
+    owner_id: str
+    name: str
+    organization_id: str
+    created_at: dt.datetime
+
+
+def hash_password(password: str) -> str:
+    # Same scheme shape as coderd/userpassword (pbkdf2-sha256, 1024 iterations).
+    salt = secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 1024)
+    return f"$pbkdf2-sha256$1024${salt.hex()}${digest.hex()}"
+
+
+def check_password(hashed: str | None, password: str) -> bool:
+    if not hashed:
+        return False
+    _, _, iters, salt, digest = hashed.split("$")
+    calc = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(iters))
+    return hmac.compare_digest(calc.hex(), digest)
+
+
+def _secret_hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def parse_version(text: str) -> tuple:
+    """'v2.34.3+abc' -> (2, 34, 3). Unparseable parts count as 0."""
+    core = text.lstrip("v").split("+", 1)[0].split("-", 1)[0]
+    nums = []
+    for part in core.split(".")[:3]:
+        try:
+            nums.append(int(part))
+        except ValueError:
+            nums.append(0)
+    while len(nums) < 3:
+        nums.append(0)
+    return tuple(nums)
+
+
+class SeedError(ValueError):
+    pass
+
+
+class State:
+    def __init__(self, owner_token: str, license: str = "premium", version: str = "v2.34.3", seed=None):
+        self.lock = threading.RLock()
+        self.owner_token = owner_token
+        self.license = license
+        self.version = version
+        self.version_tuple = parse_version(version)
+        self.seed = seed or {}
+        self.deployment_id = new_uuid()
+        self.reset()
+
+    # ------------------------------------------------------------------ lifecycle
+    def reset(self):
+        with self.lock:
+            self.users: dict[str, User] = {}
+            self.users_by_username: dict[str, User] = {}
+            self.users_by_email: dict[str, User] = {}
+            self.orgs: dict[str, Organization] = {}
+            self.orgs_by_name: dict[str, Organization] = {}
+            self.org_members: dict[str, dict[str, Membership]] = {}
+            self.user_orgs: dict[str, dict[str, Membership]] = {}
+            self.keys: dict[str, ApiKey] = {}
+            self.workspaces: dict[str, Workspace] = {}
+            self.workspace_count: dict[str, int] = {}
+            t = now()
+            self.default_org = self.add_org("coder", "Coder", is_default=True, created_at=t)
+            self.owner = self.add_user("admin", "admin@coder.test", status="active", roles=["owner"], created_at=t)
+            self.add_member(self.default_org.id, self.owner.id)
+            key_id, secret = split_api_token(self.owner_token)
+            self._store_key(key_id, secret, self.owner.id, "password", SESSION_LIFETIME)
+            self._apply_seed()
+
+    def _apply_seed(self):
+        for o in self.seed.get("organizations", []):
+            name = o["name"]
+            existing = self.orgs_by_name.get(name.lower())
+            if existing:
+                existing.display_name = o.get("display_name") or existing.display_name
+                continue
+            self.add_org(name, o.get("display_name") or name, description=o.get("description", ""),
+                         icon=o.get("icon", ""))
+        for u in self.seed.get("users", []):
+            username, email = u["username"], u["email"]
+            if username.lower() in self.users_by_username or email.lower() in self.users_by_email:
+                raise SeedError(f"seed user {username!r} conflicts with an existing user")
+            # Seeded users are fixtures of an established deployment, hence active by default.
+            user = self.add_user(username, email, name=u.get("name", ""), status=u.get("status", "active"),
+                                 login_type=u.get("login_type", "password"), roles=list(u.get("roles", [])))
+            if u.get("password"):
+                user.password_hash = hash_password(u["password"])
+            memberships = u.get("organizations")
+            if memberships is None:
+                memberships = [self.default_org.name]
+            for m in memberships:
+                oname, oroles = (m, []) if isinstance(m, str) else (m["name"], list(m.get("roles", [])))
+                org = self.orgs_by_name.get(oname.lower())
+                if org is None:
+                    raise SeedError(f"seed user {username!r} references unknown organization {oname!r}")
+                self.add_member(org.id, user.id, roles=oroles)
+
+    # ------------------------------------------------------------------ users
+    def add_user(self, username, email, *, name="", status="dormant", login_type="password", roles=None,
+                 created_at=None) -> User:
+        t = created_at or now()
+        user = User(id=new_uuid(), username=username, email=email, name=name, status=status,
+                    login_type=login_type, roles=list(roles or []), created_at=t, updated_at=t)
+        with self.lock:
+            self.users[user.id] = user
+            self.users_by_username[username.lower()] = user
+            self.users_by_email[email.lower()] = user
+        return user
+
+    def rename_user(self, user: User, username: str):
+        with self.lock:
+            if self.users_by_username.get(user.username.lower()) is user:
+                del self.users_by_username[user.username.lower()]
+            user.username = username
+            self.users_by_username[username.lower()] = user
+
+    def delete_user(self, user: User):
+        """Soft delete; like Coder's delete trigger, drop memberships and API keys too."""
+        with self.lock:
+            user.deleted = True
+            user.updated_at = now()
+            if self.users_by_username.get(user.username.lower()) is user:
+                del self.users_by_username[user.username.lower()]
+            if self.users_by_email.get(user.email.lower()) is user:
+                del self.users_by_email[user.email.lower()]
+            for org_id in list(self.user_orgs.get(user.id, {})):
+                self.remove_member(org_id, user.id)
+            self.delete_user_keys(user.id)
+
+    def user_by_login(self, username_or_email: str):
+        key = username_or_email.lower()
+        return self.users_by_username.get(key) or self.users_by_email.get(key)
+
+    def resolve_user(self, value: str, actor: User | None):
+        """httpmw.ExtractUserParam: 'me', UUID (deleted users included, as in GetUserByID) or username."""
+        if value == "me":
+            return actor
+        uid = parse_uuid(value)
+        if uid is not None:
+            return self.users.get(uid)
+        return self.users_by_username.get(value.lower())
+
+    def active_users(self):
+        return [u for u in self.users.values() if not u.deleted]
+
+    # ------------------------------------------------------------------ organizations
+    def add_org(self, name, display_name, *, description="", icon="", is_default=False, created_at=None):
+        t = created_at or now()
+        org = Organization(id=new_uuid(), name=name, display_name=display_name, description=description,
+                           icon=icon, is_default=is_default, created_at=t, updated_at=t)
+        with self.lock:
+            self.orgs[org.id] = org
+            self.orgs_by_name[name.lower()] = org
+            self.org_members[org.id] = {}
+        return org
+
+    def resolve_org(self, value: str):
+        """httpmw.ExtractOrganizationParam: UUID (nil = default), 'default' or name (case-insensitive)."""
+        uid = parse_uuid(value)
+        if uid is not None:
+            if uid == NIL_UUID:
+                return self.default_org
+            return self.orgs.get(uid)
+        if value == "default":
+            return self.default_org
+        return self.orgs_by_name.get(value.lower())
+
+    def add_member(self, org_id, user_id, roles=None) -> Membership:
+        t = now()
+        m = Membership(organization_id=org_id, user_id=user_id, created_at=t, updated_at=t, roles=list(roles or []))
+        with self.lock:
+            self.org_members[org_id][user_id] = m
+            self.user_orgs.setdefault(user_id, {})[org_id] = m
+        return m
+
+    def remove_member(self, org_id, user_id):
+        with self.lock:
+            self.org_members.get(org_id, {}).pop(user_id, None)
+            self.user_orgs.get(user_id, {}).pop(org_id, None)
+
+    def membership(self, org_id, user_id):
+        return self.org_members.get(org_id, {}).get(user_id)
+
+    def user_org_ids(self, user_id):
+        return list(self.user_orgs.get(user_id, {}))
+
+    # ------------------------------------------------------------------ API keys
+    def _store_key(self, key_id, secret, user_id, login_type, lifetime: dt.timedelta, token_name=""):
+        t = now()
+        key = ApiKey(id=key_id, secret_hash=_secret_hash(secret), user_id=user_id, login_type=login_type,
+                     created_at=t, updated_at=t, expires_at=t + lifetime,
+                     lifetime_seconds=int(lifetime.total_seconds()), token_name=token_name)
+        with self.lock:
+            self.keys[key_id] = key
+        return key
+
+    def create_key(self, user_id, login_type, lifetime: dt.timedelta, token_name="") -> tuple[ApiKey, str]:
+        key_id, secret = rand_alnum(10), rand_alnum(22)
+        key = self._store_key(key_id, secret, user_id, login_type, lifetime, token_name)
+        return key, f"{key_id}-{secret}"
+
+    def check_key_secret(self, key: ApiKey, secret: str) -> bool:
+        return hmac.compare_digest(key.secret_hash, _secret_hash(secret))
+
+    def delete_user_keys(self, user_id):
+        with self.lock:
+            for kid in [k.id for k in self.keys.values() if k.user_id == user_id]:
+                del self.keys[kid]
+
+    def user_keys(self, user_id):
+        return [k for k in self.keys.values() if k.user_id == user_id]
+
+    # ------------------------------------------------------------------ workspaces (minimal)
+    def add_workspace(self, owner: User, name: str) -> Workspace:
+        org_ids = self.user_org_ids(owner.id)
+        ws = Workspace(id=new_uuid(), owner_id=owner.id, name=name,
+                       organization_id=org_ids[0] if org_ids else self.default_org.id, created_at=now())
+        with self.lock:
+            self.workspaces[ws.id] = ws
+            self.workspace_count[owner.id] = self.workspace_count.get(owner.id, 0) + 1
+        return ws
+
+    def delete_workspace(self, ws_id) -> bool:
+        with self.lock:
+            ws = self.workspaces.pop(ws_id, None)
+            if ws is None:
+                return False
+            self.workspace_count[ws.owner_id] -= 1
+            return True
+
+    # ------------------------------------------------------------------ JSON views
+    def user_json(self, u: User, org_ids=None) -> dict:
+        d = {"id": u.id, "username": u.username}
+        # name and avatar_url are omitempty since v2.23.
+        if u.name:
+            d["name"] = u.name
+        if u.avatar_url:
+            d["avatar_url"] = u.avatar_url
+        d.update({
+            "email": u.email,
+            "created_at": fmt_time(u.created_at),
+            "updated_at": fmt_time(u.updated_at),
+            "last_seen_at": fmt_time(u.last_seen_at),
+            "status": u.status,
+            "login_type": u.login_type,
+        })
+        if u.is_service_account:
+            d["is_service_account"] = True
+        if u.theme_preference:
+            d["theme_preference"] = u.theme_preference
+        if org_ids is None:
+            org_ids = self.user_org_ids(u.id)
+        # A nil Go slice marshals as null: users without memberships show null.
+        d["organization_ids"] = list(org_ids) if org_ids else None
+        d["roles"] = [rbac.slim_site_role(r) for r in u.roles]
+        d["has_ai_seat"] = False
+        return d
+
+    def org_json(self, o: Organization) -> dict:
+        d = {
+            "id": o.id,
+            "name": o.name,
+            "display_name": o.display_name,
+            "description": o.description,
+            "icon": o.icon,
+            "created_at": fmt_time(o.created_at),
+            "updated_at": fmt_time(o.updated_at),
+            "is_default": o.is_default,
+        }
+        # default_org_member_roles landed on main after v2.34.3 and is in no release yet.
+        if self.version_tuple >= (2, 35, 0):
+            d["default_org_member_roles"] = []
+        return d
+
+    def member_json(self, m: Membership) -> dict:
+        return {
+            "user_id": m.user_id,
+            "organization_id": m.organization_id,
+            "created_at": fmt_time(m.created_at),
+            "updated_at": fmt_time(m.updated_at),
+            "roles": [rbac.slim_org_role(r, m.organization_id) for r in m.roles],
+        }
+
+    def member_with_user_json(self, m: Membership) -> dict:
+        u = self.users[m.user_id]
+        d = {"username": u.username}
+        if u.name:
+            d["name"] = u.name
+        if u.avatar_url:
+            d["avatar_url"] = u.avatar_url
+        d.update({
+            "email": u.email,
+            "global_roles": [rbac.slim_site_role(r) for r in u.roles],
+            "last_seen_at": fmt_time(u.last_seen_at),
+            "status": u.status,
+            "login_type": u.login_type,
+            "user_created_at": fmt_time(u.created_at),
+            "user_updated_at": fmt_time(u.updated_at),
+        })
+        if u.is_service_account:
+            d["is_service_account"] = True
+        d["has_ai_seat"] = False
+        d.update(self.member_json(m))
+        return d
+
+    def key_json(self, k: ApiKey) -> dict:
+        return {
+            "id": k.id,
+            "user_id": k.user_id,
+            "last_used": fmt_time(k.last_used),
+            "expires_at": fmt_time(k.expires_at),
+            "created_at": fmt_time(k.created_at),
+            "updated_at": fmt_time(k.updated_at),
+            "login_type": k.login_type,
+            "scope": "all",
+            "scopes": list(k.scopes),
+            "token_name": k.token_name,
+            "lifetime_seconds": k.lifetime_seconds,
+            "allow_list": [{"type": "*", "id": "*"}],
+        }
+
+    def dump(self) -> dict:
+        """Debug view for /__emulator/state: no secrets, no password hashes."""
+        with self.lock:
+            return json.loads(json.dumps({
+                "version": self.version,
+                "license": self.license,
+                "organizations": [self.org_json(o) for o in self.orgs.values()],
+                "users": [dict(self.user_json(u), deleted=u.deleted, has_password=bool(u.password_hash))
+                          for u in self.users.values()],
+                "members": [self.member_json(m) for mm in self.org_members.values() for m in mm.values()],
+                "api_keys": [self.key_json(k) for k in self.keys.values()],
+                "workspaces": [{"id": w.id, "owner_id": w.owner_id, "name": w.name,
+                                "organization_id": w.organization_id} for w in self.workspaces.values()],
+            }))
