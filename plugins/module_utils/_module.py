@@ -52,7 +52,7 @@ def fail_with_error(module, error, action, **result):
         message = f"Could not {action}: {error.describe()}"
         result["api_error"] = error.to_result()
     elif isinstance(error, CoderInputError):
-        message = f"Invalid {error.field} for {action.split(' ', 1)[-1]}: {error.message}"
+        message = f"Invalid {error.field}: {error.message}"
     elif isinstance(error, CoderError):
         message = f"Could not {action}: {error}"
     else:
