@@ -16,6 +16,7 @@ trap cleanup EXIT
 mkdir -p "$work/collections/ansible_collections/coder"
 ln -s "$root" "$work/collections/ansible_collections/coder/automation"
 export ANSIBLE_COLLECTIONS_PATH=$work/collections ANSIBLE_STDOUT_CALLBACK=default ANSIBLE_NOCOLOR=1
+export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 export PATH=$venv/bin:$PATH
 
 # A fresh owner token, handed over in the environment only (never on a command line).
@@ -46,8 +47,8 @@ import json, os, urllib.request
 request = urllib.request.Request(os.environ["CODER_URL"] + "/api/v2/users",
                                  headers={"Coder-Session-Token": os.environ["CODER_SESSION_TOKEN"]})
 users = json.load(urllib.request.urlopen(request))["users"]
-print(f"{'username':<18}{'email':<30}{'status':<11}{'login':<8}roles")
+print(f"{'username':<18}{'email':<30}{'status':<11}{'login':<10}roles")
 for user in users:
     roles = ",".join(role["name"] for role in user["roles"])
-    print(f"{user['username']:<18}{user['email']:<30}{user['status']:<11}{user['login_type']:<8}{roles}")
+    print(f"{user['username']:<18}{user['email']:<30}{user['status']:<11}{user['login_type']:<10}{roles}")
 PY

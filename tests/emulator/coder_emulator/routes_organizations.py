@@ -165,7 +165,7 @@ def paginated_members(req):
 def get_member(req):
     org = target_org(req)
     with req.state.lock:
-        _, m = target_member(req, org)
+        _user, m = target_member(req, org)
         return json_resp(200, req.state.member_with_user_json(m))
 
 
@@ -189,7 +189,7 @@ def remove_member(req):
     state = req.state
     org = target_org(req)
     with state.lock:
-        user, _ = target_member(req, org)
+        user, _member = target_member(req, org)
         if user.id == req.actor.id:
             raise ApiError(400, "cannot remove self from an organization")
         if not can_manage_members(state, req.actor, org):

@@ -362,7 +362,7 @@ def login(req):
             user.status = "active"
             user.updated_at = t
         user.last_seen_at = t
-        _, token = state.create_key(user.id, "password", LOGIN_SESSION)
+        _key, token = state.create_key(user.id, "password", LOGIN_SESSION)
     return json_resp(201, {"session_token": token})
 
 

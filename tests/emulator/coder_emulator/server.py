@@ -86,7 +86,7 @@ class Router:
         entry[1][method] = (handler, auth)
 
     def match(self, path):
-        for _, _, (regex, methods) in self.routes:
+        for _param_count, _order, (regex, methods) in self.routes:
             m = regex.match(path)
             if m:
                 return methods, {k: unquote(v) for k, v in m.groupdict().items()}
@@ -98,7 +98,7 @@ def extract_token(req: Req) -> str:
     cookie = req.headers.get("Cookie")
     if cookie:
         for part in cookie.split(";"):
-            k, _, v = part.strip().partition("=")
+            k, _sep, v = part.strip().partition("=")
             if k == "coder_session_token" and v:
                 return v
     v = req.q("coder_session_token")
@@ -208,8 +208,8 @@ class App:
         if fault and not fault["after_handling"]:
             return self._fault(fault), lookup_identity(self.state, extract_token(req))
         if self.fail_rate and random.random() < self.fail_rate:
-            return Resp(503, faultmod.proxy_error_page(503), "text/html"), lookup_identity(self.state,
-                                                                                         extract_token(req))
+            identity = lookup_identity(self.state, extract_token(req))
+            return Resp(503, faultmod.proxy_error_page(503), "text/html"), identity
         rl_headers = {}
         if self.limiter:
             ident = lookup_identity(self.state, extract_token(req))

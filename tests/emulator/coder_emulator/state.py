@@ -93,7 +93,7 @@ def hash_password(password: str) -> str:
 def check_password(hashed: str | None, password: str) -> bool:
     if not hashed:
         return False
-    _, _, iters, salt, digest = hashed.split("$")
+    _empty, _scheme, iters, salt, digest = hashed.split("$")
     calc = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(iters))
     return hmac.compare_digest(calc.hex(), digest)
 

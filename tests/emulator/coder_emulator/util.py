@@ -76,7 +76,7 @@ def new_uuid() -> str:
 
 
 def rand_alnum(n: int) -> str:
-    return "".join(secrets.choice(_ALNUM) for _ in range(n))
+    return "".join(secrets.choice(_ALNUM) for _index in range(n))
 
 
 def parse_uuid(value):

@@ -12,7 +12,7 @@ def test_scheduled_429_with_retry_after(emu):
                                                     "method": "GET", "path_regex": "/users/me$"}]}, token=None)
     assert r.status == 201
     assert emu.get("/api/v2/buildinfo").status == 200  # does not match the path filter
-    for _ in range(2):
+    for _attempt in range(2):
         r = emu.get("/api/v2/users/me")
         assert r.status == 429
         assert r.headers["Retry-After"] == "1"
@@ -66,7 +66,7 @@ def test_rate_limit():
     srv = start_server(token=OWNER_TOKEN, rate_limit=3)
     try:
         c = Client(srv.url)
-        statuses = [c.get("/api/v2/users/me") for _ in range(4)]
+        statuses = [c.get("/api/v2/users/me") for _attempt in range(4)]
         assert [r.status for r in statuses] == [200, 200, 200, 429]
         assert statuses[0].headers["X-RateLimit-Limit"] == "3"
         assert statuses[0].headers["X-RateLimit-Remaining"] == "2"

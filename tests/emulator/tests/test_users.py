@@ -129,8 +129,8 @@ def test_search_q_cases(emu):
     assert _names(emu.get(q + "i%20role:owner%20status:active")) == ["admin"]
     assert _names(emu.get(q + "i")) == ["admin", "irene", "ivan", "mike"]
     assert _names(emu.get(q + "login_type:github,none")) == ["zed"]
-    assert _names(emu.get(q + "login_type:github%20login_type:password")) == ["admin", "irene", "ivan", "mike",
-                                                                               "zed"]
+    everyone = ["admin", "irene", "ivan", "mike", "zed"]
+    assert _names(emu.get(q + "login_type:github%20login_type:password")) == everyone
     assert _names(emu.get(q + "name:smith")) == ["mike"]
     assert _names(emu.get(q + "search:ZED")) == ["zed"]
     assert _names(emu.get(q + 'last_seen_before:"2100-01-01T00:00:00Z"')) == ["admin", "irene", "ivan", "mike", "zed"]
