@@ -93,11 +93,19 @@ class CoderTransportError(CoderError):
     """No usable answer after every retry: connection refused, timeouts, TLS failures."""
 
 
-def redact(text, secrets):
-    """Replace every occurrence of each secret in text; defence in depth for messages shown to users."""
-    if not isinstance(text, str):
-        return text
+def redact(value, secrets):
+    """Replace every occurrence of each secret in a string, or in every string of a dict or list.
+
+    Defence in depth for what is shown to users: the client never puts a token into an error, but a server
+    or a proxy could echo one back in a message.
+    """
+    if isinstance(value, dict):
+        return {key: redact(item, secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(item, secrets) for item in value]
+    if not isinstance(value, str):
+        return value
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "********")
-    return text
+            value = value.replace(secret, "********")
+    return value

@@ -45,11 +45,20 @@ def client_from_module(module):
         module.fail_json(msg=redact(str(error), [params.get("token")]))
 
 
+# Added to any API failure with these statuses, whatever the module was doing.
+STATUS_HINTS = {
+    401: "Coder did not accept the token (the token option or CODER_SESSION_TOKEN): it is missing, expired, "
+         "revoked, or its user is suspended or deleted.",
+}
+
+
 def fail_with_error(module, error, action, **result):
     """Fail the module with a message naming the action and object, e.g. "Could not create user 'ana': ..."."""
     secrets = [module.params.get("token"), module.params.get("password")]
     if isinstance(error, CoderAPIError):
         message = f"Could not {action}: {error.describe()}"
+        if error.status in STATUS_HINTS:
+            message += " " + STATUS_HINTS[error.status]
         result["api_error"] = error.to_result()
     elif isinstance(error, CoderInputError):
         message = f"Invalid {error.field}: {error.message}"
@@ -57,5 +66,5 @@ def fail_with_error(module, error, action, **result):
         message = f"Could not {action}: {error}"
     else:
         message = f"Could not {action}: unexpected {type(error).__name__}: {error}"
-        result["exception"] = redact(traceback.format_exc(), secrets)
-    module.fail_json(msg=redact(message, secrets), **result)
+        result["exception"] = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    module.fail_json(msg=redact(message, secrets), **redact(result, secrets))

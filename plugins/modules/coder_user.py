@@ -170,7 +170,6 @@ api_error:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.coder.automation.plugins.module_utils._errors import CoderError
 from ansible_collections.coder.automation.plugins.module_utils._module import (
     client_from_module,
     connection_argument_spec,
@@ -189,7 +188,7 @@ def run_module(module):
     params = module.params
     try:
         desired = DesiredUser.from_params(params)
-    except CoderError as error:
+    except Exception as error:  # pylint: disable=broad-exception-caught  # reported redacted, with traceback
         fail_with_error(module, error, f"manage user '{params['username']}'")
 
     client = client_from_module(module)
@@ -198,7 +197,7 @@ def run_module(module):
         current = find_user(client, params["username"], params.get("email"))
         action = f"plan changes to user '{params['username']}'"
         plan = plan_user(client, desired, current, params["state"])
-    except CoderError as error:
+    except Exception as error:  # pylint: disable=broad-exception-caught
         fail_with_error(module, error, action)
 
     result = dict(changed=plan.changed, actions=plan.descriptions(), user=current)
@@ -212,7 +211,7 @@ def run_module(module):
         plan.apply(client, context)
         user_id = (context.get("user") or current or {}).get("id")
         result["user"] = None if plan.action == "delete" else client.get(f"/users/{user_id}").body
-    except CoderError as error:
+    except Exception as error:  # pylint: disable=broad-exception-caught
         hint = DELETE_HINTS.get(getattr(error, "status", None)) if plan.action == "delete" else None
         fail_with_error(module, error, context.get("step", action) + (f" ({hint})" if hint else ""), **result)
     module.exit_json(**result)
