@@ -123,7 +123,8 @@ class CoderClient:
         self._jitter = jitter
         self._token = token
         self._session = session or self._new_session(validate_certs, ca_path)
-        self._cache = {}
+        # What one module run reads once and reuses: build info, entitlements, organizations, role lists.
+        self.cache = {}
 
     def _new_session(self, validate_certs, ca_path):
         if not HAS_REQUESTS:  # pragma: no cover - modules check HAS_REQUESTS first
@@ -277,11 +278,18 @@ class CoderClient:
         raise CoderAPIError(0, "GET", API_PREFIX + path, f"more than {MAX_PAGES} pages of {page_size} rows; "
                             "refusing to read further")
 
+    def get_cached(self, path):
+        """GET a path once per client run (role lists and other data that do not change during a run)."""
+        key = ("GET", path)
+        if key not in self.cache:
+            self.cache[key] = self.get(path).body
+        return self.cache[key]
+
     def buildinfo(self):
         """``GET /buildinfo``, once per client (no authentication needed)."""
-        if "buildinfo" not in self._cache:
-            self._cache["buildinfo"] = self.get("/buildinfo").body or {}
-        return self._cache["buildinfo"]
+        if "buildinfo" not in self.cache:
+            self.cache["buildinfo"] = self.get("/buildinfo").body or {}
+        return self.cache["buildinfo"]
 
     def server_version(self):
         """The server version as a tuple, e.g. (2, 34, 3)."""
@@ -289,14 +297,27 @@ class CoderClient:
 
     def entitlements(self):
         """``GET /entitlements``, once per client. A build without the enterprise code answers 404: no features."""
-        if "entitlements" not in self._cache:
+        if "entitlements" not in self.cache:
             response = self.get("/entitlements", expected=(404,))
-            self._cache["entitlements"] = {} if response.status == 404 else (response.body or {})
-        return self._cache["entitlements"]
+            self.cache["entitlements"] = {} if response.status == 404 else (response.body or {})
+        return self.cache["entitlements"]
 
     def feature_enabled(self, name):
         feature = (self.entitlements().get("features") or {}).get(name) or {}
         return bool(feature.get("enabled"))
+
+    def organizations(self):
+        """Every organization visible to the token (``GET /organizations``), once per run."""
+        if "organization_list" not in self.cache:
+            listing = self.get("/organizations").body or []
+            by_ref = self.cache.setdefault("organizations", {})
+            for organization in listing:
+                by_ref[organization["id"]] = organization
+                by_ref[organization["name"].lower()] = organization
+                if organization.get("is_default"):
+                    by_ref["default"] = organization
+            self.cache["organization_list"] = listing
+        return self.cache["organization_list"]
 
     def organization(self, reference=None):
         """An organization by name (case-insensitive), id, or ``default`` (also None), cached per run.
@@ -304,7 +325,7 @@ class CoderClient:
         Raises ``CoderAPIError`` with status 404 when it does not exist or is not visible.
         """
         key = "default" if reference in (None, "", "default", NIL_UUID) else str(reference)
-        cache = self._cache.setdefault("organizations", {})
+        cache = self.cache.setdefault("organizations", {})
         cache_key = key if is_uuid(key) else key.lower()
         if cache_key not in cache:
             organization = self.get(f"/organizations/{path_segment(key)}").body

@@ -109,3 +109,15 @@ def redact(value, secrets):
         if secret and len(secret) >= 4:
             value = value.replace(secret, "********")
     return value
+
+
+class CoderFeatureError(CoderError):
+    """The deployment's license lacks a feature the task needs; carries Coder's own words."""
+
+    def __init__(self, feature, coder_message):
+        self.feature = feature
+        self.coder_message = coder_message
+        super().__init__(
+            f"this deployment's license does not include the '{feature}' feature, so nothing was changed. "
+            f"Coder says: \"{coder_message}\""
+        )

@@ -114,6 +114,57 @@ def find_user(client, username, email=None):
     return None
 
 
+class UserDirectory:
+    """Every user of the deployment from one paginated listing, indexed for case-insensitive lookups.
+
+    Whole-roster work reads this once (a few pages) instead of one request per user.
+    """
+
+    def __init__(self, users):
+        self.users = list(users)
+        self.by_id = {user["id"]: user for user in self.users}
+        self.by_username = {user["username"].lower(): user for user in self.users}
+        self.by_email = {(user.get("email") or "").lower(): user for user in self.users if user.get("email")}
+
+    @classmethod
+    def load(cls, client):
+        return cls(client.paginate("/users", "users"))
+
+    def find(self, username, email=None):
+        """Like ``find_user``: by username, else by email."""
+        user = self.by_username.get((username or "").lower())
+        if user is None and email:
+            user = self.by_email.get(email.lower())
+        return user
+
+    def resolve(self, reference):
+        """A user by id, username or email (case-insensitive), or None."""
+        reference = (reference or "").strip()
+        return (self.by_id.get(reference) or self.by_username.get(reference.lower())
+                or self.by_email.get(reference.lower()))
+
+
+def prefetch_org_members(client, org_id):
+    """Read the roles of every member of an organization in a few pages (for whole-roster runs)."""
+    key = ("org_member_roles", org_id)
+    if key not in client.cache:
+        members = client.paginate(f"/organizations/{org_id}/paginated-members", "members")
+        client.cache[key] = {member["user_id"]: _org_role_names(member) for member in members}
+    return client.cache[key]
+
+
+def org_member_roles(client, org_id, user_id):
+    """The explicit roles of a user in an organization: from a prefetch when there is one, else one read."""
+    prefetched = client.cache.get(("org_member_roles", org_id))
+    if prefetched is not None:
+        return prefetched.get(user_id, [])
+    return _org_role_names(client.get(f"/organizations/{org_id}/members/{user_id}").body or {})
+
+
+def _org_role_names(member):
+    return sorted(role["name"] for role in member.get("roles") or [] if role.get("name") != IMPLICIT_ORG_ROLE)
+
+
 def site_role_names(user):
     return sorted(role["name"] for role in (user.get("roles") or []) if role.get("name") != IMPLICIT_SITE_ROLE)
 
@@ -274,8 +325,7 @@ def _plan_organizations(client, plan, desired, current):
     current_ids = set(current.get("organization_ids") or [])
     wanted_ids = {org["id"] for org, _roles in wanted}
     if current_ids != wanted_ids:
-        current_orgs = client.get(f"/users/{user_id}/organizations").body or []
-        names = {org["id"]: org["name"] for org in current_orgs}
+        names = {org["id"]: org["name"] for org in client.organizations()}
         plan.add("organizations", sorted(names.get(i, i) for i in current_ids),
                  sorted(org["name"] for org, _roles in wanted))
         for org, _roles in wanted:
@@ -290,10 +340,7 @@ def _plan_organizations(client, plan, desired, current):
     for org, roles in wanted:
         if roles is None:
             continue
-        have = []
-        if org["id"] in current_ids:
-            member = client.get(f"/organizations/{org['id']}/members/{user_id}").body or {}
-            have = sorted(r["name"] for r in member.get("roles") or [] if r.get("name") != IMPLICIT_ORG_ROLE)
+        have = org_member_roles(client, org["id"], user_id) if org["id"] in current_ids else []
         if have != roles:
             role_before[org["name"]], role_after[org["name"]] = have, roles
             plan.steps.append(_set_org_roles_step(org, current["username"], roles, user_id))
@@ -319,7 +366,7 @@ def _resolve_organizations(client, organizations):
 
 
 def _check_site_roles(client, roles):
-    known = {role["name"] for role in client.get("/users/roles").body or []}
+    known = {role["name"] for role in client.get_cached("/users/roles") or []}
     unknown = [role for role in roles if role not in known]
     if unknown:
         raise CoderInputError("roles", f"unknown site roles {unknown}; this deployment has "
@@ -327,7 +374,7 @@ def _check_site_roles(client, roles):
 
 
 def _check_org_roles(client, org, roles, index):
-    known = {role["name"] for role in client.get(f"/organizations/{org['id']}/members/roles").body or []}
+    known = {role["name"] for role in client.get_cached(f"/organizations/{org['id']}/members/roles") or []}
     unknown = [role for role in roles if role not in known]
     if unknown:
         raise CoderInputError(f"organizations[{index}].roles", f"unknown roles {unknown} in organization "
@@ -352,3 +399,33 @@ def _member_step(method, org, user_id, description):
     def run(client, context):
         client.request(method, f"/organizations/{org['id']}/members/{user_id}")
     return Step(description, run)
+
+
+# ---- reading many -----------------------------------------------------------------------------------
+
+def lookup_user(client, reference):
+    """One user by id, username or email (case-insensitive), or None."""
+    from ._groups import _lookup_user  # pylint: disable=import-outside-toplevel  # one lookup rule for both
+
+    return _lookup_user(client, reference.strip())
+
+
+def build_user_query(query=None, statuses=None, roles=None):
+    """Coder's ``q`` search string from a free query and status and role filters."""
+    terms = [query.strip()] if query and query.strip() else []
+    if statuses:
+        terms.append("status:" + ",".join(statuses))
+    terms.extend(f"role:{role}" for role in roles or [])
+    return " ".join(terms)
+
+
+def list_users(client, query=None, statuses=None, roles=None, organization=None):
+    """Every user matching the filters, all pages, in Coder's order (by username).
+
+    Several statuses or roles match users having any of them, as in Coder's search.
+    """
+    q = build_user_query(query, statuses, roles)
+    users = client.paginate("/users", "users", params={"q": q} if q else None)
+    if organization is not None:
+        users = [user for user in users if organization["id"] in (user.get("organization_ids") or [])]
+    return users

@@ -1,0 +1,206 @@
+# Copyright: contributors to coder.automation
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A whole roster of users and groups, planned and applied in one module run.
+
+The per-object compare and plan logic is the one ``coder_user`` and ``coder_group`` use (``plan_user``,
+``plan_group``); what differs is how the current state is read: one paginated listing of users, one
+listing of groups per organization and one of members per organization whose roles are managed, so
+the number of reads grows with pages, not with users.
+"""
+
+from __future__ import annotations
+
+from ._errors import CoderError, CoderInputError
+from ._groups import DesiredGroup, list_groups, plan_group, resolve_members
+from ._users import DesiredUser, UserDirectory, plan_user, prefetch_org_members, site_role_names
+
+ABSENT_MODES = ("ignore", "suspend", "delete")
+# Users created in this run have no id until they exist; groups refer to them by this placeholder.
+PENDING_PREFIX = "pending-user:"
+
+
+class RosterPlan:
+    def __init__(self):
+        self.users = []  # (label, plan)
+        self.groups = []  # (label, plan)
+        self.absent = []  # (label, plan)
+        self.absent_users = []  # usernames not in the roster that the run suspends or deletes (or would)
+        self.warnings = []
+
+    @property
+    def changed(self):
+        return any(plan.changed for _label, plan in self.users + self.groups + self.absent)
+
+    def actions(self):
+        return [description for _label, plan in self.users + self.groups + self.absent
+                for description in plan.descriptions()]
+
+    def diffs(self):
+        return [dict(before_header=label, after_header=label, before=plan.before, after=plan.after)
+                for label, plan in self.users + self.groups + self.absent if plan.changed]
+
+    def summary(self):
+        users = {"created": 0, "updated": 0, "unchanged": 0, "suspended": 0, "deleted": 0}
+        for _label, plan in self.users + self.absent:
+            if plan.action == "create":
+                users["created"] += 1
+            elif plan.action == "delete":
+                users["deleted"] += 1
+            elif plan.changed:
+                users["updated"] += 1
+            else:
+                users["unchanged"] += 1
+            if plan.after.get("status") == "suspended":
+                users["suspended"] += 1
+        groups = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+        members = {"added": 0, "removed": 0}
+        for _label, plan in self.groups:
+            outcome = "updated" if plan.changed else "unchanged"
+            groups[{"create": "created", "delete": "deleted"}.get(plan.action, outcome)] += 1
+            members["added"] += len(plan.members_added)
+            members["removed"] += len(plan.members_removed)
+        return {"users": users, "groups": groups, "members": members}
+
+
+def desired_users(items):
+    """DesiredUser per item (coder_user's options), failing on the first invalid one, naming its index."""
+    result, seen = [], {}
+    for index, item in enumerate(items or []):
+        where = f"users[{index}]"
+        try:
+            desired = DesiredUser.from_params(dict(item, username=item.get("username") or ""))
+        except CoderInputError as error:
+            raise CoderInputError(f"{where}.{error.field}", error.message) from None
+        for key in (desired.username.lower(), (desired.email or "").lower()):
+            if key and key in seen:
+                raise CoderInputError(where, f"'{key}' is also in {seen[key]}; each person may appear once.")
+            if key:
+                seen[key] = where
+        result.append((desired, item.get("state") or "present"))
+    return result
+
+
+def desired_groups(items):
+    result, seen = [], set()
+    for index, item in enumerate(items or []):
+        where = f"groups[{index}]."
+        desired = DesiredGroup.from_params(item, prefix=where)
+        key = ((desired.organization or "default").lower(), desired.name)
+        if key in seen:
+            raise CoderInputError(f"groups[{index}]", f"group '{desired.name}' appears twice in that organization.")
+        seen.add(key)
+        result.append((desired, item.get("state") or "present"))
+    return result
+
+
+def plan_roster(client, users, groups, absent_users="ignore"):
+    """Read the deployment once and plan every user and group of the roster."""
+    roster_users = desired_users(users)
+    roster_groups = desired_groups(groups)
+    plan = RosterPlan()
+    directory = UserDirectory.load(client)
+
+    for organization_name in _organizations_with_roles(roster_users):
+        prefetch_org_members(client, client.organization(organization_name)["id"])
+    future = dict(directory.by_id)
+    for desired, state in roster_users:
+        current = directory.find(desired.username, desired.email)
+        user_plan = _with_label(plan_user(client, desired, current, state), desired.username)
+        plan.users.append((f"user {desired.username}", user_plan))
+        _project(client, future, desired, current, state)
+
+    future_directory = UserDirectory(future.values())
+    listings = {}
+    for desired, state in roster_groups:
+        organization = client.organization(desired.organization)
+        if organization["id"] not in listings:
+            listings[organization["id"]] = {group["name"]: group for group in list_groups(client, organization)}
+        current = listings[organization["id"]].get(desired.name)
+        wanted = None
+        if desired.members is not None and state == "present":
+            wanted = resolve_members(client, desired.members, organization, future_directory,
+                                     field=f"groups '{desired.name}' members")
+        group_plan = plan_group(desired, current, organization, wanted, state)
+        plan.warnings.extend(group_plan.warnings)
+        plan.groups.append((f"group {organization['name']}/{desired.name}", group_plan))
+
+    if absent_users != "ignore":
+        _plan_absent(client, plan, directory, roster_users, absent_users)
+    return plan
+
+
+def apply_roster(client, plan):
+    """Apply every step; keep going past a failing object and return the errors, so one bad user does not
+    stop the rest of a thousand-person roster."""
+    errors = []
+    id_map = {}
+    for _label, user_plan in plan.users:
+        context = {}
+        try:
+            user_plan.apply(client, context)
+        except CoderError as error:
+            errors.append(f"{context.get('step', user_plan.action)}: {error}")
+            continue
+        if user_plan.action == "create":
+            id_map[PENDING_PREFIX + user_plan.username.lower()] = context["user"]["id"]
+    for _label, group_plan in plan.groups + plan.absent:
+        context = {"id_map": id_map}
+        try:
+            group_plan.apply(client, context)
+        except CoderError as error:
+            errors.append(f"{context.get('step', group_plan.action)}: {error}")
+    return errors
+
+
+def _with_label(user_plan, username):
+    user_plan.username = username
+    return user_plan
+
+
+def _organizations_with_roles(roster_users):
+    names = set()
+    for desired, _state in roster_users:
+        for name, roles in desired.organizations or []:
+            if roles is not None:
+                names.add(name.lower())
+    return sorted(names)
+
+
+def _project(client, future, desired, current, state):
+    """Put into ``future`` what the user will look like once the roster is applied (for group members)."""
+    if state == "absent":
+        if current is not None:
+            future.pop(current["id"], None)
+        return
+    org_ids = None
+    if desired.organizations is not None:
+        org_ids = [client.organization(name)["id"] for name, _roles in desired.organizations]
+    if current is None:
+        key = PENDING_PREFIX + desired.username.lower()
+        future[key] = {"id": key, "username": desired.username, "email": desired.email or "",
+                       "organization_ids": org_ids or [client.organization(None)["id"]]}
+    elif org_ids is not None:
+        future[current["id"]] = dict(current, organization_ids=org_ids)
+
+
+def _plan_absent(client, plan, directory, roster_users, mode):
+    """Users not in the roster: suspend or delete them, never the token's own user, owners or service accounts."""
+    if mode not in ABSENT_MODES:
+        raise CoderInputError("absent_users", f"must be one of {', '.join(ABSENT_MODES)}, not '{mode}'.")
+    listed = set()
+    for desired, _state in roster_users:
+        listed.add(desired.username.lower())
+        if desired.email:
+            listed.add(desired.email.lower())
+    me = client.get_cached("/users/me") or {}
+    for user in directory.users:
+        if user["username"].lower() in listed or (user.get("email") or "").lower() in listed:
+            continue
+        if user["id"] == me.get("id") or "owner" in site_role_names(user) or user.get("is_service_account"):
+            continue
+        if mode == "suspend" and user.get("status") == "suspended":
+            continue
+        desired = DesiredUser(user["username"], suspended=True)
+        user_plan = plan_user(client, desired, user, "absent" if mode == "delete" else "present")
+        plan.absent.append((f"user {user['username']} (not in the roster)", user_plan))
+        plan.absent_users.append(user["username"])
