@@ -42,6 +42,7 @@ class RecordingClient:
         self.search_pages = search_pages or []
         self.writes = []
         self.reads = []
+        self.cache = {}
 
     def server_version(self):
         return self.version
@@ -55,6 +56,12 @@ class RecordingClient:
         answer = Answer()
         answer.body = [{"name": role} for role in self.site_roles] if path == "/users/roles" else {}
         return answer
+
+    def get_cached(self, path):
+        return self.get(path).body
+
+    def organizations(self):
+        return [{"id": ORG_ID, "name": "coder"}]
 
     def get_or_none(self, path):
         self.reads.append(path)
