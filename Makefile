@@ -39,6 +39,7 @@ integration: venv
 
 bench: venv
 	$(VPY) bench/emulator_requests.py
+	$(VPY) bench/onboarding_scale.py
 
 clean:
 	rm -rf tests/output .pytest_cache .ruff_cache
