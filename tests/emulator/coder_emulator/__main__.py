@@ -25,7 +25,7 @@ def parse_args(argv):
     token.add_argument("--token-env", metavar="NAME", help="environment variable that holds the owner's token")
     p.add_argument("--license", choices=["premium", "none"], default="premium")
     p.add_argument("--version", default="v2.34.3", help="server version reported by /buildinfo")
-    p.add_argument("--seed", help="JSON file with organizations and users to create at start and on reset")
+    p.add_argument("--seed", help="JSON file with organizations, users and groups to create at start and on reset")
     p.add_argument("--fail-rate", type=float, default=0.0, help="fraction of /api/v2 requests answered 503")
     p.add_argument("--rate-limit", type=int, default=0, help="requests per minute per user and path (0 = off)")
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every /api/v2 request")
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
         httpd, app = make_server(args.host, args.port, args.token, license=args.license, version=args.version,
                                  seed=seed, fail_rate=args.fail_rate, rate_limit=args.rate_limit,
                                  latency=args.latency)
-    except (SeedError, KeyError, TypeError) as exc:
+    except (SeedError, KeyError, TypeError, ValueError) as exc:
         print(f"error: invalid seed: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -15,6 +15,11 @@ def name_valid(name: str) -> bool:
     return 0 < len(name) <= 32 and bool(_NAME_RE.match(name)) and name not in _RESERVED
 
 
+def group_name_valid(name: str) -> bool:
+    """codersdk.GroupNameValid: the NameValid pattern, up to 255 characters ("Everyone" is the handler's)."""
+    return 0 < len(name) <= 255 and bool(_NAME_RE.match(name)) and name not in _RESERVED
+
+
 def display_name_valid(name: str) -> bool:
     """codersdk.DisplayNameValid: empty is fine."""
     if name == "":

@@ -130,11 +130,7 @@ def delete_org(req):
     with state.lock:
         if not rbac.is_owner(req.actor):
             raise forbidden()
-        for uid in list(state.org_members.get(org.id, {})):
-            state.remove_member(org.id, uid)
-        del state.orgs[org.id]
-        del state.orgs_by_name[org.name.lower()]
-        state.org_members.pop(org.id, None)
+        state.drop_org(org)
     return json_resp(200, {"message": "Organization deleted."})
 
 

@@ -9,6 +9,10 @@
 * DELETE /__emulator/faults            -> 204
 * POST   /__emulator/workspaces        -> 201, body {"owner": username-or-id, "name": str}; minimal workspace
 * DELETE /__emulator/workspaces/{id}   -> 204 (404 when unknown)
+* POST   /__emulator/groups/{id}/source -> 200 with the group (as an owner sees it), body {"source": "oidc"|"user"};
+                                           marks a group as created by IdP group sync (no API route can)
+* POST   /__emulator/license           -> 204, body {"license": "premium"|"none"}; the deployment gains or loses
+                                           its license until the next reset (as when a license expires)
 * GET    /__emulator/state             -> debug dump of the state, without tokens or password hashes
 
 They are neither authenticated nor logged, so using them never disturbs what a test asserts about
@@ -18,6 +22,7 @@ the /api/v2 traffic.
 import json
 
 from .server import Resp, empty, json_resp
+from .util import parse_uuid
 
 
 def _body(req):
@@ -56,6 +61,13 @@ def handle_testing(req) -> Resp:
             except (ValueError, TypeError, AttributeError) as exc:
                 return json_resp(400, {"message": f"Invalid fault: {exc}"})
             return json_resp(201, {"faults": app.faults.list()})
+    elif path == "/__emulator/license" and method == "POST":
+        body = _body(req)
+        if isinstance(body, Exception) or not isinstance(body, dict) or body.get("license") not in ("premium", "none"):
+            return json_resp(400, {"message": 'Body must be {"license": "premium"|"none"}.'})
+        with state.lock:
+            state.license = body["license"]
+        return empty(204)
     elif path == "/__emulator/workspaces" and method == "POST":
         body = _body(req)
         if isinstance(body, Exception) or not isinstance(body, dict):
@@ -72,6 +84,17 @@ def handle_testing(req) -> Resp:
         if state.delete_workspace(path.rsplit("/", 1)[1]):
             return empty(204)
         return json_resp(404, {"message": "Unknown workspace."})
+    elif path.startswith("/__emulator/groups/") and path.endswith("/source") and method == "POST":
+        body = _body(req)
+        if isinstance(body, Exception) or not isinstance(body, dict) or body.get("source") not in ("user", "oidc"):
+            return json_resp(400, {"message": 'Body must be {"source": "user"|"oidc"}.'})
+        with state.lock:
+            group = state.groups.get(parse_uuid(path.split("/")[3]) or "")
+            if group is None:
+                return json_resp(404, {"message": "Unknown group."})
+            group.source = body["source"]
+            ids = state.group_member_ids(group)
+            return json_resp(200, state.group_json(group, ids, len(ids)))
     elif path == "/__emulator/state" and method == "GET":
         return json_resp(200, state.dump())
     return json_resp(404, {"message": "Unknown emulator route."})

@@ -188,8 +188,8 @@ class App:
         self.seq = itertools.count(1)
         self.url = ""
         self.router = Router()
-        from . import routes_general, routes_organizations, routes_tokens, routes_users
-        for mod in (routes_general, routes_users, routes_organizations, routes_tokens):
+        from . import routes_general, routes_groups, routes_organizations, routes_tokens, routes_users
+        for mod in (routes_general, routes_users, routes_organizations, routes_groups, routes_tokens):
             mod.register(self.router)
 
     def reset(self):

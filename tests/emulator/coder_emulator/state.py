@@ -1,7 +1,8 @@
 """In-memory state of the emulated deployment, guarded by one re-entrant lock.
 
 Lookups used on every request (token id, user id, lower-cased username/email, org id/name,
-memberships) go through dictionaries so that request cost does not grow with the user count.
+memberships, groups by id and by (org id, name), a user's groups) go through dictionaries so that
+request cost does not grow with the user or group count.
 """
 
 import dataclasses
@@ -57,6 +58,23 @@ class Membership:
     created_at: dt.datetime
     updated_at: dt.datetime
     roles: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Group:
+    id: str
+    organization_id: str
+    name: str
+    display_name: str = ""
+    avatar_url: str = ""
+    quota_allowance: int = 0
+    source: str = "user"  # "oidc" for groups created by IdP group sync
+    # Explicit members as an insertion-ordered set (user id -> None); unused for Everyone.
+    members: dict = dataclasses.field(default_factory=dict)
+    everyone: bool = False
+
+
+EVERYONE = "Everyone"
 
 
 @dataclasses.dataclass
@@ -124,6 +142,8 @@ class State:
     def __init__(self, owner_token: str, license: str = "premium", version: str = "v2.34.3", seed=None):
         self.lock = threading.RLock()
         self.owner_token = owner_token
+        # The license the emulator started with; /__emulator/license changes self.license until a reset.
+        self.initial_license = license
         self.license = license
         self.version = version
         self.version_tuple = parse_version(version)
@@ -134,6 +154,7 @@ class State:
     # ------------------------------------------------------------------ lifecycle
     def reset(self):
         with self.lock:
+            self.license = self.initial_license
             self.users: dict[str, User] = {}
             self.users_by_username: dict[str, User] = {}
             self.users_by_email: dict[str, User] = {}
@@ -144,6 +165,10 @@ class State:
             self.keys: dict[str, ApiKey] = {}
             self.workspaces: dict[str, Workspace] = {}
             self.workspace_count: dict[str, int] = {}
+            self.groups: dict[str, Group] = {}
+            self.groups_by_name: dict[tuple, Group] = {}  # (org id, exact name): names are case-sensitive
+            self.org_groups: dict[str, dict[str, Group]] = {}  # org id -> groups in creation order
+            self.user_groups: dict[str, set] = {}  # user id -> ids of the explicit groups the user is in
             t = now()
             self.default_org = self.add_org("coder", "Coder", is_default=True, created_at=t)
             self.owner = self.add_user("admin", "admin@coder.test", status="active", roles=["owner"], created_at=t)
@@ -179,6 +204,34 @@ class State:
                 if org is None:
                     raise SeedError(f"seed user {username!r} references unknown organization {oname!r}")
                 self.add_member(org.id, user.id, roles=oroles)
+        for g in self.seed.get("groups", []):
+            self._seed_group(g)
+
+    def _seed_group(self, g):
+        oname = g.get("organization") or self.default_org.name
+        org = self.orgs_by_name.get(oname.lower())
+        if org is None:
+            raise SeedError(f"seed group {g['name']!r} references unknown organization {oname!r}")
+        source = g.get("source", "user")
+        if source not in ("user", "oidc"):
+            raise SeedError(f"seed group {g['name']!r} has invalid source {source!r}")
+        group = self.groups_by_name.get((org.id, g["name"]))
+        if group is not None and not group.everyone:
+            raise SeedError(f"seed group {g['name']!r} is defined twice in organization {org.name!r}")
+        if group is not None:
+            # Everyone exists already; like the API, only quota_allowance and avatar_url may change.
+            if g.get("members") or g.get("display_name"):
+                raise SeedError("the Everyone group takes no members or display_name (it has every org member)")
+        else:
+            group = self.add_group(org.id, g["name"], display_name=g.get("display_name", ""))
+        group.avatar_url = g.get("avatar_url", group.avatar_url)
+        group.quota_allowance = int(g.get("quota_allowance", group.quota_allowance))
+        group.source = source
+        for username in g.get("members", []):
+            user = self.users_by_username.get(username.lower())
+            if user is None or self.membership(org.id, user.id) is None:
+                raise SeedError(f"seed group {g['name']!r}: {username!r} is not a member of {org.name!r}")
+            self.add_group_member(group, user.id)
 
     # ------------------------------------------------------------------ users
     def add_user(self, username, email, *, name="", status="dormant", login_type="password", roles=None,
@@ -237,7 +290,21 @@ class State:
             self.orgs[org.id] = org
             self.orgs_by_name[name.lower()] = org
             self.org_members[org.id] = {}
+            self.org_groups[org.id] = {}
+            # Every organization has its Everyone group, whose id is the organization id.
+            self.add_group(org.id, EVERYONE, group_id=org.id, everyone=True)
         return org
+
+    def drop_org(self, org: Organization):
+        with self.lock:
+            for uid in list(self.org_members.get(org.id, {})):
+                self.remove_member(org.id, uid)
+            for group in list(self.org_groups.get(org.id, {}).values()):
+                self.delete_group(group)
+            del self.orgs[org.id]
+            del self.orgs_by_name[org.name.lower()]
+            self.org_members.pop(org.id, None)
+            self.org_groups.pop(org.id, None)
 
     def resolve_org(self, value: str):
         """httpmw.ExtractOrganizationParam: UUID (nil = default), 'default' or name (case-insensitive)."""
@@ -259,15 +326,73 @@ class State:
         return m
 
     def remove_member(self, org_id, user_id):
+        """Leaving an organization also means leaving its groups (Coder's org-member delete trigger)."""
         with self.lock:
             self.org_members.get(org_id, {}).pop(user_id, None)
             self.user_orgs.get(user_id, {}).pop(org_id, None)
+            for gid in list(self.user_groups.get(user_id, ())):
+                group = self.groups[gid]
+                if group.organization_id == org_id:
+                    self.remove_group_member(group, user_id)
 
     def membership(self, org_id, user_id):
         return self.org_members.get(org_id, {}).get(user_id)
 
     def user_org_ids(self, user_id):
         return list(self.user_orgs.get(user_id, {}))
+
+    # ------------------------------------------------------------------ groups
+    def add_group(self, org_id, name, *, display_name="", avatar_url="", quota_allowance=0, source="user",
+                  group_id=None, everyone=False) -> Group:
+        group = Group(id=group_id or new_uuid(), organization_id=org_id, name=name, display_name=display_name,
+                      avatar_url=avatar_url, quota_allowance=quota_allowance, source=source, everyone=everyone)
+        with self.lock:
+            self.groups[group.id] = group
+            self.groups_by_name[(org_id, name)] = group
+            self.org_groups[org_id][group.id] = group
+        return group
+
+    def rename_group(self, group: Group, name: str):
+        with self.lock:
+            del self.groups_by_name[(group.organization_id, group.name)]
+            group.name = name
+            self.groups_by_name[(group.organization_id, name)] = group
+
+    def delete_group(self, group: Group):
+        with self.lock:
+            for uid in list(group.members):
+                self.remove_group_member(group, uid)
+            del self.groups[group.id]
+            del self.groups_by_name[(group.organization_id, group.name)]
+            self.org_groups[group.organization_id].pop(group.id, None)
+
+    def add_group_member(self, group: Group, user_id):
+        with self.lock:
+            group.members[user_id] = None
+            self.user_groups.setdefault(user_id, set()).add(group.id)
+
+    def remove_group_member(self, group: Group, user_id):
+        with self.lock:
+            group.members.pop(user_id, None)
+            self.user_groups.get(user_id, set()).discard(group.id)
+
+    def group_member_ids(self, group: Group):
+        """group_members_expanded: Everyone = every org member; deleted users never appear.
+
+        The real query has no ORDER BY; rows come back in insertion (join) order, which is kept here.
+        """
+        ids = self.org_members.get(group.organization_id, {}) if group.everyone else group.members
+        users = self.users
+        return [uid for uid in ids if not users[uid].deleted]
+
+    def is_group_member(self, group: Group, user_id) -> bool:
+        if group.everyone:
+            return self.membership(group.organization_id, user_id) is not None
+        return user_id in group.members
+
+    def user_group_ids(self, user_id):
+        """Ids of every group the user is in, Everyone groups of the user's organizations included."""
+        return set(self.user_groups.get(user_id, ())) | set(self.user_orgs.get(user_id, {}))
 
     # ------------------------------------------------------------------ API keys
     def _store_key(self, key_id, secret, user_id, login_type, lifetime: dt.timedelta, token_name=""):
@@ -388,6 +513,53 @@ class State:
         d.update(self.member_json(m))
         return d
 
+    def reduced_user_json(self, u: User) -> dict:
+        """codersdk.ReducedUser: User without organization_ids, roles and has_ai_seat."""
+        d = {"id": u.id, "username": u.username}
+        if u.name:
+            d["name"] = u.name
+        if u.avatar_url:
+            d["avatar_url"] = u.avatar_url
+        d["email"] = u.email
+        d["created_at"] = fmt_time(u.created_at)
+        d["updated_at"] = fmt_time(u.updated_at)
+        d["last_seen_at"] = fmt_time(u.last_seen_at)
+        d["status"] = u.status
+        d["login_type"] = u.login_type
+        if u.is_service_account:
+            d["is_service_account"] = True
+        if u.theme_preference:
+            d["theme_preference"] = u.theme_preference
+        return d
+
+    def group_json(self, g: Group, member_ids, total: int, cache=None) -> dict:
+        """codersdk.Group (db2sdk.Group). ``cache`` (user id -> ReducedUser dict) lets a list response
+        serialize each user once however many groups they are in."""
+        if cache is None:
+            cache = {}
+        users = self.users
+        members = []
+        for uid in member_ids:
+            d = cache.get(uid)
+            if d is None:
+                d = cache[uid] = self.reduced_user_json(users[uid])
+            members.append(d)
+        org = self.orgs[g.organization_id]
+        # db2sdk.List makes a non-nil slice: members is [] (never null) when empty.
+        return {
+            "id": g.id,
+            "name": g.name,
+            "display_name": g.display_name,
+            "organization_id": g.organization_id,
+            "members": members,
+            "total_member_count": total,
+            "avatar_url": g.avatar_url,
+            "quota_allowance": g.quota_allowance,
+            "source": g.source,
+            "organization_name": org.name,
+            "organization_display_name": org.display_name,
+        }
+
     def key_json(self, k: ApiKey) -> dict:
         return {
             "id": k.id,
@@ -404,6 +576,10 @@ class State:
             "allow_list": [{"type": "*", "id": "*"}],
         }
 
+    def _dump_group(self, g: Group) -> dict:
+        ids = self.group_member_ids(g)
+        return self.group_json(g, ids, len(ids))
+
     def dump(self) -> dict:
         """Debug view for /__emulator/state: no secrets, no password hashes."""
         with self.lock:
@@ -415,6 +591,7 @@ class State:
                           for u in self.users.values()],
                 "members": [self.member_json(m) for mm in self.org_members.values() for m in mm.values()],
                 "api_keys": [self.key_json(k) for k in self.keys.values()],
+                "groups": [self._dump_group(g) for g in self.groups.values()],
                 "workspaces": [{"id": w.id, "owner_id": w.owner_id, "name": w.name,
                                 "organization_id": w.organization_id} for w in self.workspaces.values()],
             }))

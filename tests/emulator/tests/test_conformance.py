@@ -129,6 +129,10 @@ ERRATA = {
         "section": "4",
         "quote": 'paginated-members?q=&limit=&offset=&after_id=` → 200 `{"members":[...],"count":int}`',
         "status": 200, "schema": ref("codersdk.PaginatedMembersResponse")},
+    ("DELETE", "/api/v2/groups/{group}"): {
+        "section": "5",
+        "quote": '`DELETE /groups/{group}` → 200 `{"message":"Successfully deleted group!"}` (swagger says `Group`)',
+        "status": 200, "schema": ref("codersdk.Response")},
 }
 # Definition errata: the spec's `enums:"active,suspended"` tag on User.status omits "dormant", which §3 lists
 # (and §3.2: new users are dormant). OrganizationMemberWithUserData.status (§4) carries that same user status.
@@ -137,6 +141,10 @@ USER_STATUS_FIX = {"section": "3", "quote": '"status": "active"|"dormant"|"suspe
 DEFINITION_ERRATA = {
     ("codersdk.User", "status"): USER_STATUS_FIX,
     ("codersdk.OrganizationMemberWithUserData", "status"): USER_STATUS_FIX,
+    # ReducedUser.status carries the same `enums:"active,suspended"` tag; §5 keeps dormant group members.
+    ("codersdk.ReducedUser", "status"): {
+        "section": "5", "quote": "Group members include active, dormant and suspended users",
+        "enum": ["active", "dormant", "suspended"]},
 }
 
 
@@ -162,7 +170,8 @@ def reference_section(number):
 
 # ---------------------------------------------------------------------------- operations
 class Op:
-    """One request. `url` is `route` with placeholders from the per-test context (ids, names)."""
+    """One request. `url` is `route` with placeholders from the per-test context (ids, names); `body` may be a
+    function of that context."""
 
     def __init__(self, method, route, status, check, url=None, body=None, raw=None, caller="owner", pre=(),
                  license="premium"):
@@ -188,6 +197,12 @@ TOKEN_CI = ("POST", f"{USERS}/me/keys/tokens", {"token_name": "ci", "lifetime": 
             lambda b: {"key_id": b["key"].split("-")[0]})
 BOGUS_TOKEN = "ZzZzZzZzZz-" + "0" * 22  # well-formed, but no such key
 NEW_USER = {"username": "zoe", "email": "zoe@example.com", "password": STRONG, "organization_ids": [NIL]}
+GROUPS = "/api/v2/groups"
+ORG_GROUPS = f"{ORGS}/{{organization}}/groups"
+# premium: a group "devs" in the default org whose only member is mia; pre-step bodies may be built from the context.
+DEVS = ("POST", f"{ORGS}/default/groups", {"name": "devs", "display_name": "Developers"}, 201,
+        lambda b: {"group_id": b["id"]})
+MIA_IN_DEVS = ("PATCH", f"{GROUPS}/{{group_id}}", lambda c: {"add_users": [c["mia_id"]]}, 200)
 
 
 def names(items, key="username"):
@@ -296,6 +311,34 @@ OPERATIONS = [
          body={"description": "Builds things"}, pre=[ENG]),
     case("organization-delete", "DELETE", f"{ORGS}/{{organization}}", 200, lambda b, c: b["message"] != "",
          url=f"{ORGS}/eng", pre=[ENG]),
+    case("groups-by-organization", "GET", ORG_GROUPS, 200,
+         lambda b, c: names(b, "name") == ["Everyone", "devs"] and b[0]["id"] == c["org_id"]
+         and names(b[0]["members"]) == ["admin", "mia"] and names(b[1]["members"]) == ["mia"],
+         url=f"{ORGS}/default/groups", pre=[DEVS, MIA_IN_DEVS]),
+    case("groups-list", "GET", GROUPS, 200,
+         lambda b, c: [(g["name"], g["total_member_count"]) for g in b] == [("Everyone", 2), ("devs", 1)],
+         url=f"{GROUPS}?organization=coder&has_member=mia", pre=[DEVS, MIA_IN_DEVS]),
+    case("group-create", "POST", ORG_GROUPS, 201,
+         lambda b, c: (b["name"], b["display_name"], b["members"], b["total_member_count"], b["source"],
+                       b["organization_id"]) == ("ops", "Ops", [], 0, "user", c["org_id"]),
+         url=f"{ORGS}/default/groups", body={"name": "ops", "display_name": "Ops", "quota_allowance": 3}),
+    case("group-by-name", "GET", f"{ORG_GROUPS}/{{groupName}}", 200,
+         lambda b, c: (b["id"], b["display_name"], names(b["members"])) == (c["group_id"], "Developers", ["mia"]),
+         url=f"{ORGS}/default/groups/devs", pre=[DEVS, MIA_IN_DEVS]),
+    case("group-by-id", "GET", f"{GROUPS}/{{group}}", 200,
+         lambda b, c: (b["name"], b["members"], b["total_member_count"]) == ("Everyone", [], 2),
+         url=f"{GROUPS}/{{org_id}}?exclude_members=true"),
+    case("group-members", "GET", f"{GROUPS}/{{group}}/members", 200,
+         lambda b, c: names(b["users"]) == ["admin"] and b["count"] == 2, url=f"{GROUPS}/{{org_id}}/members?limit=1"),
+    case("group-members-by-name", "GET", f"{ORG_GROUPS}/{{groupName}}/members", 200,
+         lambda b, c: names(b["users"]) == ["mia"] and b["count"] == 1, url=f"{ORGS}/default/groups/devs/members",
+         pre=[DEVS, MIA_IN_DEVS]),
+    case("group-patch", "PATCH", f"{GROUPS}/{{group}}", 200,
+         lambda b, c: (b["name"], b["quota_allowance"], names(b["members"])) == ("devs2", 5, ["mia"]),
+         url=f"{GROUPS}/{{group_id}}", pre=[DEVS],
+         body=lambda c: {"name": "devs2", "quota_allowance": 5, "add_users": [c["mia_id"]]}),
+    case("group-delete", "DELETE", f"{GROUPS}/{{group}}", 200,
+         lambda b, c: b == {"message": "Successfully deleted group!"}, url=f"{GROUPS}/{{group_id}}", pre=[DEVS]),
     # ---- errors: codersdk.Response bodies (§1.4) with the status the reference gives
     case("error-400-validation", "POST", USERS, 400,
          lambda b, c: b["message"] == "Validation failed." and b["validations"][0]["field"] == "username",
@@ -332,6 +375,25 @@ OPERATIONS = [
          body={"email": "first@example.com", "username": "first", "password": STRONG}),
     case("error-409-duplicate-token", "POST", f"{USERS}/{{user}}/keys/tokens", 409, lambda b, c: "message" in b,
          url=f"{USERS}/me/keys/tokens", body={"token_name": "ci"}, pre=[TOKEN_CI]),
+    case("error-400-group-everyone-name", "POST", ORG_GROUPS, 400,
+         lambda b, c: b["validations"] == [{"field": "name", "detail": '"Everyone" is a reserved group name'}],
+         url=f"{ORGS}/default/groups", body={"name": "Everyone"}),
+    case("error-400-group-uuid", "GET", f"{GROUPS}/{{group}}", 400,
+         lambda b, c: b["message"] == 'Invalid UUID "devs".', url=f"{GROUPS}/devs"),
+    case("error-400-group-delete-everyone", "DELETE", f"{GROUPS}/{{group}}", 400,
+         lambda b, c: b["message"] == '"Everyone" is a reserved group and cannot be deleted!',
+         url=f"{GROUPS}/{{org_id}}"),
+    case("error-403-group-everyone-members", "PATCH", f"{GROUPS}/{{group}}", 403,
+         lambda b, c: b["message"] == 'Cannot add or remove users from the "Everyone" group!',
+         url=f"{GROUPS}/{{org_id}}", body=lambda c: {"remove_users": [c["mia_id"]]}),
+    case("error-403-groups-unlicensed", "GET", GROUPS, 403,
+         lambda b, c: b == {"message": "Template RBAC is a Premium feature. Contact sales!"}, caller=None,
+         license="none"),
+    case("error-404-group", "GET", f"{ORG_GROUPS}/{{groupName}}", 404, lambda b, c: "message" in b,
+         url=f"{ORGS}/default/groups/DEVS", pre=[DEVS]),
+    case("error-409-duplicate-group", "POST", ORG_GROUPS, 409,
+         lambda b, c: b["message"] == 'A group named "devs" already exists.', url=f"{ORGS}/default/groups",
+         body={"name": "devs"}, pre=[DEVS]),
 ]
 
 
@@ -384,7 +446,7 @@ def test_operation_conforms(op, emu, unlicensed):
     client = emu if op.license == "premium" else Client(unlicensed.url)
     ctx = setup_world(client) if op.license == "premium" else {}
     for method, url, body, status, *capture in op.pre:
-        result = client.call(method, url, body)
+        result = client.call(method, url.format(**ctx), body(ctx) if callable(body) else body)
         assert result.status == status, (method, url, result)
         for extract in capture:
             ctx.update(extract(result.json))
@@ -392,7 +454,8 @@ def test_operation_conforms(op, emu, unlicensed):
     url = op.url.format(**ctx)
     assert route_regex(op.route).match(url.split("?")[0]), f"{url} does not match {op.route}"
     token = {"owner": "default", None: None, "bogus": BOGUS_TOKEN}[op.caller]
-    result = client.call(op.method, url, op.body, token=token, raw_body=op.raw)
+    body = op.body(ctx) if callable(op.body) else op.body
+    result = client.call(op.method, url, body, token=token, raw_body=op.raw)
 
     assert result.status == status, f"expected {status} ({source}), got {result!r}"
     if schema is None:
@@ -417,6 +480,9 @@ REQUIRED = {
     ("GET", MEMBER), ("POST", MEMBER), ("DELETE", MEMBER), ("PUT", f"{MEMBER}/roles"),
     ("GET", f"{ORGS}/{{organization}}/members/roles"), ("POST", f"{USERS}/{{user}}/keys/tokens"),
     ("GET", f"{USERS}/{{user}}/keys/tokens"), ("POST", f"{USERS}/login"),
+    ("GET", ORG_GROUPS), ("POST", ORG_GROUPS), ("GET", f"{ORG_GROUPS}/{{groupName}}"),
+    ("GET", f"{ORG_GROUPS}/{{groupName}}/members"), ("GET", GROUPS), ("GET", f"{GROUPS}/{{group}}"),
+    ("PATCH", f"{GROUPS}/{{group}}"), ("DELETE", f"{GROUPS}/{{group}}"), ("GET", f"{GROUPS}/{{group}}/members"),
 }
 
 
