@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs a command with a fresh emulator: CODER_URL and CODER_SESSION_TOKEN exported, the collection on
+# ANSIBLE_COLLECTIONS_PATH. Extra emulator flags go in EMULATOR_ARGS. For development and the demo:
+#   hack/with-emulator.sh ansible-playbook examples/users.yml
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+emulator_pid=
+cleanup() {
+  if [ -n "$emulator_pid" ]; then kill -TERM "$emulator_pid" 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/collections/ansible_collections/coder"
+ln -s "$root" "$work/collections/ansible_collections/coder/automation"
+export ANSIBLE_COLLECTIONS_PATH=$work/collections ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
+export PATH=$root/.venv/bin:$PATH
+
+# A fresh owner token, handed over in the environment only (never on a command line).
+CODER_SESSION_TOKEN=$(python -c 'import secrets, string
+a = string.ascii_letters + string.digits
+print("".join(secrets.choice(a) for _ in range(10)) + "-" + "".join(secrets.choice(a) for _ in range(22)))')
+export CODER_SESSION_TOKEN
+# shellcheck disable=SC2086  # EMULATOR_ARGS holds several flags
+python -m coder_emulator --host 127.0.0.1 --port 0 --token-env CODER_SESSION_TOKEN ${EMULATOR_ARGS:-} \
+  >"$work/emulator.log" 2>&1 &
+emulator_pid=$!
+for _ in $(seq 1 100); do
+  grep -q '^Coder emulator listening on ' "$work/emulator.log" && break
+  kill -0 "$emulator_pid" 2>/dev/null || { cat "$work/emulator.log"; exit 1; }
+  sleep 0.1
+done
+CODER_URL=$(sed -n 's/^Coder emulator listening on //p' "$work/emulator.log")
+[ -n "$CODER_URL" ] || { cat "$work/emulator.log"; exit 1; }
+export CODER_URL
+"$@"
