@@ -1,0 +1,37 @@
+"""Prints what the demo's deployment holds: `users` (a table of users) or `groups` (groups and statuses)."""
+
+import json
+import os
+import sys
+import urllib.request
+from collections import Counter
+
+
+def get(path):
+    request = urllib.request.Request(os.environ["CODER_URL"] + "/api/v2" + path,
+                                     headers={"Coder-Session-Token": os.environ["CODER_SESSION_TOKEN"]})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def show_users():
+    print(f"{'username':<18}{'email':<30}{'status':<11}{'login':<10}roles")
+    for user in get("/users")["users"]:
+        roles = ",".join(role["name"] for role in user["roles"])
+        print(f"{user['username']:<18}{user['email']:<30}{user['status']:<11}{user['login_type']:<10}{roles}")
+
+
+def show_groups():
+    users = get("/users")["users"]
+    print("users by status: " + ", ".join(f"{status} {count}" for status, count in
+                                          sorted(Counter(user["status"] for user in users).items())))
+    suspended = [user["username"] for user in users if user["status"] == "suspended"]
+    print("suspended (not in the roster): " + (", ".join(suspended) or "none"))
+    print(f"{'group':<16}{'display name':<24}{'members':>8}{'quota':>7}")
+    for group in get("/organizations/default/groups"):
+        print(f"{group['name']:<16}{group['display_name'] or '':<24}{group['total_member_count']:>8}"
+              f"{group['quota_allowance']:>7}")
+
+
+if __name__ == "__main__":
+    {"users": show_users, "groups": show_groups}[sys.argv[1]]()
