@@ -65,6 +65,10 @@ def normalize_base_url(url):
             f"url must be an http:// or https:// address of the Coder deployment, such as "
             f"https://coder.example.com; got '{display_url(url)}'."
         )
+    if "@" in parts.netloc:
+        # Coder authenticates with the token; a user:password in the URL would show in every task's arguments.
+        raise CoderConfigError("url must not contain a user name or password (they would show in task output); "
+                               "Coder authenticates with the token option.")
     path = re.sub(r"/{2,}", "/", parts.path).rstrip("/")
     if path.endswith(API_PREFIX):
         path = path[: -len(API_PREFIX)]
@@ -92,6 +96,30 @@ def path_segment(value):
     return quote(str(value), safe="")
 
 
+def check_token(token):
+    """The token as sent: surrounding whitespace (a newline from a file) removed; anything else odd refused
+    without echoing it."""
+    token = (token or "").strip()
+    if not token:
+        raise CoderConfigError("No Coder session token: set the token option or the CODER_SESSION_TOKEN "
+                               "environment variable.")
+    if any(character.isspace() or ord(character) < 32 or ord(character) > 126 for character in token):
+        raise CoderConfigError("The Coder session token (token option or CODER_SESSION_TOKEN) contains spaces or "
+                               "characters a token never has; check how it is read (quotes, a second line).")
+    return token
+
+
+class _Attempt:
+    def __init__(self, response=None, status=None, description="", may_have_arrived=True, retry_after=None,
+                 message=None):
+        self.response = response
+        self.message = message
+        self.status = status
+        self.description = description
+        self.may_have_arrived = may_have_arrived
+        self.retry_after = retry_after
+
+
 class Response:
     """What the client hands back: the status and the decoded JSON body (None when empty)."""
 
@@ -110,10 +138,7 @@ class CoderClient:
 
     def __init__(self, url, token, validate_certs=True, ca_path=None, timeout=30.0, retries=3,
                  warn=None, session=None, sleep=time.sleep, jitter=random.uniform):
-        if not token:
-            raise CoderConfigError(
-                "No Coder session token: set the token option or the CODER_SESSION_TOKEN environment variable."
-            )
+        self._token = check_token(token)
         self.base_url = normalize_base_url(url)
         self.display_base = display_url(self.base_url)
         self.timeout = timeout
@@ -121,18 +146,20 @@ class CoderClient:
         self._warn = warn or (lambda message: None)
         self._sleep = sleep
         self._jitter = jitter
-        self._token = token
-        self._session = session or self._new_session(validate_certs, ca_path)
+        # Given on every request: a session-wide verify would lose to REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE,
+        # which requests reads from the environment. Left to None (verify with the default or that bundle)
+        # unless the task says otherwise.
+        self._verify = None if (validate_certs and not ca_path) else (ca_path if validate_certs else False)
+        self._session = session or self._new_session()
         # What one module run reads once and reuses: build info, entitlements, organizations, role lists.
         self.cache = {}
 
-    def _new_session(self, validate_certs, ca_path):
+    def _new_session(self):
         if not HAS_REQUESTS:  # pragma: no cover - modules check HAS_REQUESTS first
             raise CoderConfigError("The Python library 'requests' is required on the host that runs the module.")
         session = requests.Session()
-        # trust_env (the default) makes requests honour HTTP_PROXY, HTTPS_PROXY, NO_PROXY and
-        # REQUESTS_CA_BUNDLE, as users of curl and the coder CLI expect.
-        session.verify = ca_path if (ca_path and validate_certs) else bool(validate_certs)
+        # trust_env (the default) makes requests honour HTTP_PROXY, HTTPS_PROXY and NO_PROXY, as users of curl
+        # and the coder CLI expect.
         session.headers.update({
             "Coder-Session-Token": self._token,
             "User-Agent": USER_AGENT,
@@ -142,7 +169,7 @@ class CoderClient:
 
     # ---- transport ------------------------------------------------------------------------------
 
-    def request(self, method, path, params=None, body=None, lookup=None, expected=None):
+    def request(self, method, path, params=None, body=None, lookup=None, expected=None, optional_route=False):
         """Send one API request with retries; return a ``Response`` or raise.
 
         ``path`` is relative to /api/v2. ``lookup`` is for creating requests (POST): when such a
@@ -150,43 +177,41 @@ class CoderClient:
         timeout, a proxy's 502/503/504), the client calls ``lookup()`` before trying again, and
         returns what it finds instead of creating a second object. Without ``lookup`` such a request
         is not repeated. ``expected`` lists extra statuses that are answers rather than errors
-        (such as 404 for a lookup).
+        (such as 404 for a lookup). ``optional_route`` makes Coder's "Route not found." an answer (404)
+        instead of an error, for routes some builds do not have.
         """
         method = method.upper()
         url = self.base_url + path
         repeatable = method in IDEMPOTENT_METHODS
-        attempt = 0
+        attempts = 0
         while True:
-            outcome, value, may_have_arrived = self._send_once(method, url, path, params, body)
-            if outcome == "response":
-                return self._interpret(method, path, value, expected)
-            # A retryable failure: value is a short description, used in the warning and the final error.
-            if attempt >= self.retries:
-                raise self._give_up(method, path, value, outcome)
-            if may_have_arrived and not repeatable:
+            attempts += 1
+            attempt = self._send_once(method, url, params, body)
+            if attempt.response is not None:
+                return self._interpret(method, path, attempt.response, expected, optional_route)
+            if attempts > self.retries:
+                raise self._give_up(method, path, attempt, f"after {attempts} attempts")
+            if attempt.may_have_arrived and not repeatable:
                 if lookup is None:
-                    raise self._give_up(method, path, value, outcome)
+                    raise self._give_up(method, path, attempt, "not repeated, since it may have reached the server")
                 found = lookup()
                 if found is not None:
-                    self._warn(f"{method} {path} got no clear answer ({value}), but the object it creates "
-                               "already exists on the server; using it instead of sending the request again.")
+                    self._warn(f"{method} {path} got no clear answer ({attempt.description}), but the object it "
+                               "creates already exists on the server; using it instead of sending the request again.")
                     return Response(200, found)
-            attempt += 1
-            delay = self._delay(attempt, outcome if isinstance(outcome, float) else None)
-            self._warn(f"Coder API {method} {path}: {value}; retrying in {delay:.1f}s "
-                       f"(retry {attempt} of {self.retries}).")
+            delay = self._delay(attempts, attempt.retry_after)
+            self._warn(f"Coder API {method} {path}: {attempt.description}; retrying in {delay:.1f}s "
+                       f"(retry {attempts} of {self.retries}).")
             self._sleep(delay)
 
-    def _send_once(self, method, url, path, params, body):
-        """One attempt. Returns (outcome, value, may_have_arrived).
-
-        outcome is "response" with the requests response, or a retry marker: a float (the server's
-        Retry-After), "status" or "transport", with a description as value.
-        """
+    def _send_once(self, method, url, params, body):
+        """One attempt: an ``_Attempt`` with the response, or why it should be retried."""
         try:
+            # Redirects are never followed: the Coder API does not redirect, and following one would carry
+            # the token to another host or over plain HTTP.
             response = self._session.request(
                 method, url, params=params, json=body if body is not None else None, timeout=self.timeout,
-                allow_redirects=method in ("GET", "HEAD"),
+                allow_redirects=False, verify=self._verify,
             )
         except requests_exceptions.SSLError as error:
             raise CoderTransportError(
@@ -194,21 +219,23 @@ class CoderClient:
                 "bundle that signed the server's certificate, or validate_certs: false for a test deployment."
             ) from None
         except requests_exceptions.ConnectTimeout as error:
-            return "transport", f"connection timed out ({_first_line(error)})", False
+            return _Attempt(description=f"connection timed out ({_first_line(error)})", may_have_arrived=False)
         except requests_exceptions.ConnectionError as error:
-            return "transport", f"connection failed ({_first_line(error)})", _may_have_arrived(error)
+            return _Attempt(description=f"connection failed ({_first_line(error)})",
+                            may_have_arrived=_may_have_arrived(error))
         except requests_exceptions.Timeout:
-            return "transport", f"no answer within {self.timeout}s", True
+            return _Attempt(description=f"no answer within {self.timeout}s")
         except requests_exceptions.RequestException as error:
-            return "transport", f"request failed ({_first_line(error)})", True
-        if response.status_code not in RETRY_STATUSES:
-            return "response", response, True
-        if response.status_code == 429:
+            return _Attempt(description=f"request failed ({_first_line(error)})")
+        status = response.status_code
+        if status not in RETRY_STATUSES:
+            return _Attempt(response=response)
+        if status == 429:
             # The limiter answers before any handler runs, so nothing was written.
-            retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
-            marker = retry_after if retry_after is not None else "status"
-            return marker, f"rate limited (HTTP 429{_coder_message(response)})", False
-        return "status", f"HTTP {response.status_code} {response.reason or ''}".rstrip(), True
+            return _Attempt(status=429, description=f"rate limited (HTTP 429{_coder_message(response)})",
+                            may_have_arrived=False, message=f"rate limited{_coder_message(response)}",
+                            retry_after=_retry_after_seconds(response.headers.get("Retry-After")))
+        return _Attempt(status=status, description=f"HTTP {status} {response.reason or ''}".rstrip())
 
     def _delay(self, attempt, retry_after):
         if retry_after is not None:
@@ -217,19 +244,29 @@ class CoderClient:
         # "Equal jitter": at least half the exponential step, so retries still spread out over time.
         return ceiling / 2 + self._jitter(0, ceiling / 2)
 
-    def _give_up(self, method, path, description, outcome):
-        tries = "once" if self.retries == 0 else f"after {self.retries} retries"
-        if outcome == "transport":
+    def _give_up(self, method, path, attempt, how):
+        if attempt.status is None:
             return CoderTransportError(
-                f"Could not reach the Coder API at {self.display_base} ({method} {path}): {description}, {tries}."
+                f"Could not reach the Coder API at {self.display_base} ({method} {path}): {attempt.description}, "
+                f"{how}."
             )
-        status = 429 if isinstance(outcome, float) or "429" in description else _status_from(description)
-        return CoderAPIError(status, method, API_PREFIX + path, f"{description}, {tries}")
+        what = attempt.message or "no usable answer from the server or a proxy in front of it"
+        return CoderAPIError(attempt.status, method, API_PREFIX + path, f"{what}, {how}")
 
-    def _interpret(self, method, path, response, expected):
+    def _interpret(self, method, path, response, expected, optional_route=False):
         status = response.status_code
         body, is_json = _decode_json(response)
         full_path = API_PREFIX + path
+        if 300 <= status < 400 and status != 304:
+            raise NotCoderAPIError(self._site_display(), method, full_path, status,
+                                   f"a redirect to {display_url(response.headers.get('Location') or '?')}")
+        if status == 404 and isinstance(body, dict) and body.get("message") == "Route not found." \
+                and not optional_route:
+            # Coder's router, not a handler: the URL has a path the API does not have (a wrong prefix, or a
+            # route this Coder version lacks). Never to be read as "the object does not exist".
+            raise CoderConfigError(f"{method} {full_path} is not a route of the Coder API at {self._site_display()} "
+                                   "(Coder answered 404 \"Route not found.\"). Check the url option: it must not "
+                                   "include a path Coder does not serve.")
         if not is_json and (status < 500 or status == 501):
             # Coder answers JSON for every status under /api/v2 (even 404 and 405 are JSON or empty).
             # HTML or text here means the URL points at something else: a web page, a proxy login.
@@ -298,7 +335,7 @@ class CoderClient:
     def entitlements(self):
         """``GET /entitlements``, once per client. A build without the enterprise code answers 404: no features."""
         if "entitlements" not in self.cache:
-            response = self.get("/entitlements", expected=(404,))
+            response = self.request("GET", "/entitlements", expected=(404,), optional_route=True)
             self.cache["entitlements"] = {} if response.status == 404 else (response.body or {})
         return self.cache["entitlements"]
 
@@ -377,6 +414,3 @@ def _first_line(error):
     return str(error).splitlines()[0][:300] if str(error) else error.__class__.__name__
 
 
-def _status_from(description):
-    match = re.search(r"HTTP (\d{3})", description)
-    return int(match.group(1)) if match else 0

@@ -33,8 +33,9 @@ class FakeSession:
         self.calls = []
         self.headers = {}
 
-    def request(self, method, url, params=None, json=None, timeout=None, allow_redirects=True):
-        self.calls.append({"method": method, "url": url, "params": params, "json": json})
+    def request(self, method, url, params=None, json=None, timeout=None, allow_redirects=True, verify=None):
+        self.calls.append({"method": method, "url": url, "params": params, "json": json,
+                           "allow_redirects": allow_redirects, "verify": verify})
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer

@@ -101,7 +101,8 @@ def test_gives_up_after_retries_with_status():
     client, _session = client_with([make_response(502, text="<html>bad gateway</html>")] * 3, retries=2)
     with pytest.raises(CoderAPIError) as error:
         client.get("/users/me")
-    assert error.value.status == 502 and "after 2 retries" in str(error.value)
+    assert error.value.status == 502 and str(error.value).count("502") == 1
+    assert str(error.value).endswith("no usable answer from the server or a proxy in front of it, after 3 attempts")
 
 
 def test_connection_errors_are_retried_then_reported():
@@ -204,6 +205,63 @@ def test_buildinfo_and_entitlements_fetched_once():
     assert client.server_version() == (2, 33, 1) and client.server_version() == (2, 33, 1)
     assert client.feature_enabled("template_rbac") and not client.feature_enabled("scim")
     assert len(session.calls) == 2
+
+
+def test_redirects_are_not_followed_and_say_where_they_lead():
+    client, session = client_with([make_response(302, headers={"Location": "https://sso.example.test/login"})])
+    with pytest.raises(NotCoderAPIError) as error:
+        client.get("/users/me")
+    assert session.calls[0]["allow_redirects"] is False
+    assert "a redirect to https://sso.example.test/login" in str(error.value)
+
+
+@pytest.mark.parametrize("validate_certs, ca_path, verify", [
+    (True, None, None), (False, None, False), (True, "/etc/ca.pem", "/etc/ca.pem"), (False, "/etc/ca.pem", False),
+])
+def test_tls_settings_go_with_every_request(validate_certs, ca_path, verify):
+    # Per request, because requests lets REQUESTS_CA_BUNDLE override a session-wide setting.
+    session = FakeSession([make_response(200, {})])
+    client = CoderClient("https://coder.example.test", TOKEN, validate_certs=validate_certs, ca_path=ca_path,
+                         session=session)
+    client.get("/buildinfo")
+    assert session.calls[0]["verify"] == verify
+
+
+def test_token_whitespace_is_trimmed_and_odd_characters_refused_without_echo():
+    client = CoderClient("https://coder.example.test", f"  {TOKEN}\n")
+    assert client._session.headers["Coder-Session-Token"] == TOKEN
+    with pytest.raises(CoderConfigError) as error:
+        CoderClient("https://coder.example.test", f"{TOKEN}\nsecond-line")
+    assert TOKEN not in str(error.value) and "token" in str(error.value)
+
+
+def test_credentials_in_the_url_are_refused():
+    with pytest.raises(CoderConfigError) as error:
+        normalize_base_url("https://user:hunter2@coder.example.test")
+    assert "hunter2" not in str(error.value) and "token" in str(error.value)
+
+
+def test_route_not_found_is_a_wrong_url_not_a_missing_object():
+    client, _session = client_with([make_response(404, {"message": "Route not found."})])
+    with pytest.raises(CoderConfigError) as error:
+        client.get_or_none("/users/bob")
+    assert "not a route of the Coder API" in str(error.value)
+
+
+def test_post_not_repeated_says_so():
+    client, _session = client_with([make_response(502, text="Bad Gateway")])
+    with pytest.raises(CoderAPIError) as error:
+        client.request("POST", "/organizations/x/members/y")
+    assert "not repeated, since it may have reached the server" in str(error.value)
+
+
+def test_rate_limit_give_up_quotes_coder_once():
+    body = {"message": "You've been rate limited for sending more than 12 requests in 1m0s."}
+    client, _session = client_with([make_response(429, body, headers={"Retry-After": "0"})] * 2, retries=1)
+    with pytest.raises(CoderAPIError) as error:
+        client.get("/users/me")
+    assert str(error.value) == ("GET /api/v2/users/me returned HTTP 429: rate limited: You've been rate limited for "
+                                "sending more than 12 requests in 1m0s., after 2 attempts")
 
 
 def test_entitlements_on_a_build_without_enterprise_code():
