@@ -54,7 +54,7 @@ STATUS_HINTS = {
 
 def fail_with_error(module, error, action, **result):
     """Fail the module with a message naming the action and object, e.g. "Could not create user 'ana': ..."."""
-    secrets = [module.params.get("token"), module.params.get("password")]
+    secrets = [module.params.get("token"), (module.params.get("token") or "").strip(), module.params.get("password")]
     if isinstance(error, CoderAPIError):
         message = f"Could not {action}: {error.describe()}"
         if error.status in STATUS_HINTS:

@@ -11,7 +11,8 @@ class Step:
     """One write: a description for humans and a function that performs it against the client.
 
     ``run(client, context)`` may store what it learns (such as the id of a created object) in the
-    ``context`` dict for the steps after it.
+    ``context`` dict for the steps after it. It returns False when the server showed that nothing needed
+    changing after all (anything else counts as a change).
     """
 
     def __init__(self, description, run):
@@ -47,10 +48,16 @@ class Plan:
         return [step.description for step in self.steps]
 
     def apply(self, client, context=None):
-        """Run every step in order; returns the context the steps filled in."""
+        """Run every step in order; returns the context the steps filled in.
+
+        ``context["changed"]`` lists the steps that changed something, so a run that fails half-way still
+        reports truthfully whether it wrote anything.
+        """
         context = {} if context is None else context
+        context.setdefault("changed", [])
         for step in self.steps:
             context["step"] = step.description
-            step.run(client, context)
+            if step.run(client, context) is not False:
+                context["changed"].append(step.description)
         context.pop("step", None)
         return context

@@ -104,7 +104,8 @@ def plan_roster(client, users, groups, absent_users="ignore"):
         prefetch_org_members(client, client.organization(organization_name)["id"])
     future = dict(directory.by_id)
     for desired, state in roster_users:
-        current = directory.find(desired.username, desired.email)
+        # As in coder_user: deleting goes by username alone.
+        current = directory.find(desired.username, desired.email if state == "present" else None)
         user_plan = _with_label(plan_user(client, desired, current, state), desired.username)
         plan.users.append((f"user {desired.username}", user_plan))
         _project(client, future, desired, current, state)
@@ -130,9 +131,9 @@ def plan_roster(client, users, groups, absent_users="ignore"):
 
 
 def apply_roster(client, plan):
-    """Apply every step; keep going past a failing object and return the errors, so one bad user does not
-    stop the rest of a thousand-person roster."""
-    errors = []
+    """Apply every step; keep going past a failing object, so one bad user does not stop the rest of a
+    thousand-person roster. Returns (errors, whether anything was written)."""
+    errors, changed = [], False
     id_map = {}
     for _label, user_plan in plan.users:
         context = {}
@@ -141,15 +142,19 @@ def apply_roster(client, plan):
         except CoderError as error:
             errors.append(f"{context.get('step', user_plan.action)}: {error}")
             continue
+        finally:
+            changed = changed or bool(context.get("changed"))
         if user_plan.action == "create":
             id_map[PENDING_PREFIX + user_plan.username.lower()] = context["user"]["id"]
-    for _label, group_plan in plan.groups + plan.absent:
+    for _label, other_plan in plan.groups + plan.absent:
         context = {"id_map": id_map}
         try:
-            group_plan.apply(client, context)
+            other_plan.apply(client, context)
         except CoderError as error:
-            errors.append(f"{context.get('step', group_plan.action)}: {error}")
-    return errors
+            errors.append(f"{context.get('step', other_plan.action)}: {error}")
+        finally:
+            changed = changed or bool(context.get("changed"))
+    return errors, changed
 
 
 def _with_label(user_plan, username):

@@ -16,6 +16,10 @@ from ._errors import CoderInputError
 from ._plan import Plan, Step
 
 NAME_RULE = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
+# Plain addresses only: quotes, colons, commas and spaces are legal in rare RFC 5322 forms, but they break
+# Coder's user search (the only way to find a user by email) and its validator rejects most of them.
+EMAIL_RULE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 RESERVED_NAMES = ("new", "create")
 LOGIN_TYPES = ("password", "none", "github", "oidc")
 # Every user has these roles implicitly; Coder never lists them, so they are never compared.
@@ -50,15 +54,15 @@ class DesiredUser:
             raise CoderInputError("name", f"must be at most {MAX_REAL_NAME} characters with no leading or "
                                   "trailing spaces (Coder's rule for a user's real name).")
         email = params.get("email")
-        if email is not None and not re.match(r"^[^@\s]+@[^@\s]+$", email):
-            raise CoderInputError("email", f"'{email}' is not an email address.")
+        if email is not None and not EMAIL_RULE.match(email):
+            raise CoderInputError("email", f"'{email}' is not an email address Coder accepts.")
         login_type = params.get("login_type")
         if params.get("password") and login_type not in (None, "password"):
             raise CoderInputError("password", f"a password can only be set with login_type 'password', not "
                                   f"'{login_type}'; remove password or change login_type.")
         roles = params.get("roles")
         if roles is not None:
-            roles = sorted({role.strip().lower() for role in roles if role.strip()} - {IMPLICIT_SITE_ROLE})
+            roles = sorted(set(clean_role_names(roles, "roles")) - {IMPLICIT_SITE_ROLE})
         return cls(params["username"], email=email, name=name, login_type=login_type,
                    password=params.get("password"), update_password=params.get("update_password") or "on_create",
                    roles=roles, suspended=params.get("suspended"),
@@ -66,9 +70,24 @@ class DesiredUser:
 
 
 def validate_username(username, field="username"):
+    if (username or "").lower() == "me":
+        raise CoderInputError(field, "'me' cannot be managed by this module: Coder's API reads /users/me as the "
+                              "token's own user.")
     if not username or len(username) > 32 or not NAME_RULE.match(username) or username.lower() in RESERVED_NAMES:
         raise CoderInputError(field, f"'{username}' is not a valid Coder username: use 1 to 32 letters, digits "
                               "and single hyphens, not starting or ending with a hyphen, and not 'new' or 'create'.")
+
+
+def clean_role_names(roles, field):
+    """Role names, trimmed and lower-cased. An empty entry (often an empty variable) is refused: dropping it
+    silently would remove every role."""
+    names = []
+    for role in roles:
+        if not isinstance(role, str) or not role.strip():
+            raise CoderInputError(field, f"contains an empty or non-text entry ({role!r}); list role names only, "
+                                  "or [] for no roles.")
+        names.append(role.strip().lower())
+    return names
 
 
 def parse_organizations(value):
@@ -86,13 +105,15 @@ def parse_organizations(value):
                 raise CoderInputError(field, f"unknown keys {sorted(unknown)}; an item has 'name' and 'roles'.")
             name, roles = item["name"], item.get("roles")
             if roles is not None:
-                if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+                if not isinstance(roles, list):
                     raise CoderInputError(f"{field}.roles", "must be a list of organization role names.")
-                roles = sorted({role.strip().lower() for role in roles if role.strip()} - {IMPLICIT_ORG_ROLE})
+                roles = sorted(set(clean_role_names(roles, f"{field}.roles")) - {IMPLICIT_ORG_ROLE})
         else:
             raise CoderInputError(field, "must be an organization name or a dict with 'name' and 'roles'.")
         if not name.strip():
             raise CoderInputError(field, "the organization name is empty.")
+        if name.strip().lower() in (seen.lower() for seen, _roles in parsed):
+            raise CoderInputError(field, f"organization '{name.strip()}' is listed twice; list each once.")
         parsed.append((name.strip(), roles))
     return parsed
 
@@ -186,16 +207,19 @@ def user_summary(user):
 def plan_user(client, desired, current, state="present"):
     """The plan that takes ``current`` (a Coder User, or None) to ``desired``."""
     if state == "absent":
-        return _plan_delete(current)
+        return _plan_delete(client, current)
     if current is None:
         return _plan_create(client, desired)
     return _plan_update(client, desired, current)
 
 
-def _plan_delete(current):
+def _plan_delete(client, current):
     plan = Plan("delete" if current else "none")
     if current is None:
         return plan
+    if _is_me(client, current):
+        raise CoderInputError("state", f"user '{current['username']}' is the token's own user, and Coder does not let "
+                              "a user delete itself; use another owner's token.")
     plan.before.update(user_summary(current))
     plan.steps.append(Step(f"delete user '{current['username']}'",
                            lambda client, context: client.request("DELETE", f"/users/{current['id']}")))
@@ -254,32 +278,66 @@ def _plan_update(client, desired, current):
     _plan_profile(plan, desired, current)
     if desired.roles is not None and desired.roles != site_role_names(current):
         _check_site_roles(client, desired.roles)
+        _check_role_change_allowed(client, current, desired.roles)
         plan.add("roles", site_role_names(current), desired.roles,
                  _set_site_roles_step(current["username"], desired.roles, user_id))
     if desired.organizations is not None:
         _plan_organizations(client, plan, desired, current)
-    _plan_status(plan, desired, current)
+    _plan_status(client, plan, desired, current)
     if desired.password and desired.update_password == "always":
-        # Coder cannot tell whether a password equals the stored one without logging in as the user
-        # (which would also wake a dormant user), so "always" always sets it.
-        plan.add("password", "(unchanged)", "(new password)", Step(
-            f"set the password of user '{current['username']}'",
-            lambda client, context: client.request("PUT", f"/users/{user_id}/password",
-                                                   body={"password": desired.password})))
+        _plan_password(client, plan, desired, current)
     if not plan.steps:
         plan.action = "none"
     return plan
+
+
+def _plan_password(client, plan, desired, current):
+    """Coder cannot tell whether a password equals the stored one without signing in as the user (which would
+    also wake a dormant user), so the password is sent; Coder's "cannot match old password" means no change."""
+    if current.get("login_type") != "password":
+        raise CoderInputError("password", f"user '{current['username']}' has login_type "
+                              f"'{current.get('login_type')}', and only password users have a password.")
+    if _is_me(client, current):
+        raise CoderInputError("password", "this is the token's own user; Coder needs the current password to change "
+                              "one's own, which this module does not take. Use another owner's token.")
+
+    def set_password(client, context):
+        try:
+            client.request("PUT", f"/users/{current['id']}/password", body={"password": desired.password})
+        except CoderAPIError as error:
+            if error.status == 400 and "cannot match old password" in error.message.lower():
+                return False
+            raise
+        return True
+
+    plan.add("password", "(unchanged)", "(new password)",
+             Step(f"set the password of user '{current['username']}'", set_password))
+
+
+def _is_me(client, user):
+    """Whether ``user`` is the token's own user (one cached read of /users/me, only when it matters)."""
+    return (client.get_cached("/users/me") or {}).get("id") == user["id"]
+
+
+def _check_role_change_allowed(client, current, roles):
+    me = client.get_cached("/users/me") or {}
+    if me.get("id") == current["id"]:
+        raise CoderInputError("roles", f"user '{current['username']}' is the token's own user, and Coder does not let "
+                              "a user change its own roles; use another owner's token.")
+    if "owner" in set(roles) - set(site_role_names(current)) and "owner" not in site_role_names(me):
+        raise CoderInputError("roles", f"only an owner can grant the owner role, and the token's user "
+                              f"'{me.get('username')}' is not one.")
 
 
 def _plan_immutable(desired, current):
     if desired.email and desired.email.lower() != (current.get("email") or "").lower():
         raise CoderInputError("email", f"user '{current['username']}' has email '{current.get('email')}'; Coder's API "
                               "cannot change a user's email, and this module does not delete and recreate users. "
-                              "Change it in Coder's user settings, or delete the user first.")
+                              "Delete the user first if the address must change.")
     if desired.login_type and desired.login_type != current.get("login_type"):
         raise CoderInputError("login_type", f"user '{current['username']}' has login_type "
-                              f"'{current.get('login_type')}'; this module cannot change the login type of an "
-                              "existing user. An administrator can change it in Coder's user settings.")
+                              f"'{current.get('login_type')}'; this module does not change the login type of an "
+                              "existing user (an administrator can, in Coder's dashboard).")
 
 
 def _plan_profile(plan, desired, current):
@@ -300,7 +358,7 @@ def _plan_profile(plan, desired, current):
                                                                   body=body)))
 
 
-def _plan_status(plan, desired, current):
+def _plan_status(client, plan, desired, current):
     status = current.get("status")
     user_id = current["id"]
     if desired.suspended and status != "suspended":
@@ -308,6 +366,9 @@ def _plan_status(plan, desired, current):
         if "owner" in final_roles:
             raise CoderInputError("suspended", f"user '{current['username']}' has the 'owner' role, and Coder "
                                   "cannot suspend an owner; remove 'owner' from roles first.")
+        if _is_me(client, current):
+            raise CoderInputError("suspended", f"user '{current['username']}' is the token's own user, and Coder "
+                                  "does not let a user suspend itself.")
         plan.add("status", status, "suspended", Step(
             f"suspend user '{current['username']}'",
             lambda client, context: client.request("PUT", f"/users/{user_id}/status/suspend")))
@@ -332,6 +393,9 @@ def _plan_organizations(client, plan, desired, current):
             if org["id"] not in current_ids:
                 plan.steps.append(_member_step("POST", org, user_id, f"add user '{current['username']}' to "
                                                f"organization '{org['name']}'"))
+        if current_ids - wanted_ids and _is_me(client, current):
+            raise CoderInputError("organizations", f"user '{current['username']}' is the token's own user, and Coder "
+                                  "does not let a user remove itself from an organization.")
         for org_id in sorted(current_ids - wanted_ids):
             org = {"id": org_id, "name": names.get(org_id, org_id)}
             plan.steps.append(_member_step("DELETE", org, user_id, f"remove user '{current['username']}' from "

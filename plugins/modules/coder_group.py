@@ -192,8 +192,10 @@ def run_module(module):
     context = {}
     try:
         plan.apply(client, context)
+        result["changed"] = bool(context["changed"])
         result["group"] = None if plan.action == "delete" else context.get("group")
     except Exception as error:  # pylint: disable=broad-exception-caught
+        result["changed"] = bool(context.get("changed"))
         fail_with_error(module, feature_error_or(client, error), context.get("step", action), **result)
     module.exit_json(**result)
 

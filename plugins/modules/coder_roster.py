@@ -173,6 +173,7 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.coder.automation.plugins.module_utils._errors import redact
 from ansible_collections.coder.automation.plugins.module_utils._module import (
     client_from_module,
     connection_argument_spec,
@@ -198,10 +199,12 @@ def run_module(module):
     if module.check_mode or not plan.changed:
         module.exit_json(**result)
 
-    errors = apply_roster(client, plan)
+    errors, result["changed"] = apply_roster(client, plan)
     if errors:
-        module.fail_json(msg=f"{len(errors)} of {len(result['actions'])} changes failed; the others were made. "
-                         + " | ".join(errors[:20]), errors=errors, **result)
+        secrets = [params.get("token")] + [user.get("password") for user in params["users"] or []]
+        message = f"{len(errors)} of {len(result['actions'])} changes failed; the others were made. " + \
+            " | ".join(errors[:20])
+        module.fail_json(msg=redact(message, secrets), errors=redact(errors, secrets), **result)
     module.exit_json(**result)
 
 

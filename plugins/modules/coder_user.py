@@ -32,13 +32,16 @@ options:
   username:
     description:
       - The user's username. 1 to 32 letters, digits and single hyphens; not V(new) or V(create).
+      - V(me) is refused, because Coder's API reads it as the token's own user.
       - When the user is found by O(email) under another username, the user is renamed to this one.
     type: str
     required: true
   email:
     description:
-      - The user's email address. Required to create a user.
-      - Coder's API cannot change the email of an existing user; a different email fails the task with an
+      - The user's email address. Required to create a user. Plain addresses only (no quotes, spaces or colons).
+      - With O(state=present), a user found by this email under another username is renamed to O(username).
+        With O(state=absent), the user is found by O(username) only.
+      - Coder's API has no way to change the email of an existing user; a different email fails the task with an
         explanation instead of deleting and recreating the user.
     type: str
   name:
@@ -60,9 +63,11 @@ options:
   update_password:
     description:
       - V(on_create) sets O(password) only when the user is created.
-      - V(always) sets it on every run, so the task always reports a change, because Coder cannot compare a
-        password without signing in as the user. Setting a password signs the user out everywhere (Coder deletes the
-        user's tokens), and Coder rate-limits password changes to 60 a minute.
+      - V(always) sends it on every run, because Coder cannot compare a password without signing in as the user.
+        The task reports a change unless Coder answers that the password is already that one; in check mode a
+        change is always predicted. Setting a password signs the user out everywhere (Coder deletes the user's
+        tokens), and Coder rate-limits password changes to 60 a minute.
+      - The token's own password cannot be set this way (Coder wants the current one).
     type: str
     choices: [on_create, always]
     default: on_create
@@ -97,7 +102,9 @@ options:
     default: present
 notes:
   - Coder keeps deleted users out of sight; a deleted username and email can be used again for a new user.
-  - With O(update_password=always) the task reports a change on every run (see O(update_password)).
+  - The token's own user cannot be deleted, suspended, removed from an organization or given other roles
+    through this module (Coder refuses all four); the task says so before writing anything.
+  - A user admin cannot grant the V(owner) role; only owners can.
 seealso:
   - name: Coder users documentation
     description: How Coder manages users, roles and their statuses.
@@ -139,8 +146,8 @@ EXAMPLES = r"""
 RETURN = r"""
 user:
   description:
-    - The user as Coder returns it after the task. In check mode, the user as it is now (null when it would be
-      created). Null after deletion. Never holds a password.
+    - The user as Coder returns it after the task. In check mode, and when the task fails, the user as it was
+      before the task (null when it would be created). Null after deletion. Never holds a password.
   returned: always
   type: dict
   sample:
@@ -194,7 +201,9 @@ def run_module(module):
     client = client_from_module(module)
     action = f"read user '{params['username']}'"
     try:
-        current = find_user(client, params["username"], params.get("email"))
+        # Deleting goes by username alone: an email that matches someone else must never delete them.
+        email = params.get("email") if params["state"] == "present" else None
+        current = find_user(client, params["username"], email)
         action = f"plan changes to user '{params['username']}'"
         plan = plan_user(client, desired, current, params["state"])
     except Exception as error:  # pylint: disable=broad-exception-caught
@@ -209,9 +218,11 @@ def run_module(module):
     context = {}
     try:
         plan.apply(client, context)
+        result["changed"] = bool(context["changed"])
         user_id = (context.get("user") or current or {}).get("id")
         result["user"] = None if plan.action == "delete" else client.get(f"/users/{user_id}").body
     except Exception as error:  # pylint: disable=broad-exception-caught
+        result["changed"] = bool(context.get("changed"))
         hint = DELETE_HINTS.get(getattr(error, "status", None)) if plan.action == "delete" else None
         fail_with_error(module, error, context.get("step", action) + (f" ({hint})" if hint else ""), **result)
     module.exit_json(**result)

@@ -35,7 +35,7 @@ class RecordingClient:
     """Answers the few reads planning needs, and records writes made by applying a plan."""
 
     def __init__(self, version=(2, 34, 3), site_roles=("owner", "template-admin", "user-admin", "auditor"),
-                 users_by_name=None, search_pages=None):
+                 users_by_name=None, search_pages=None, me=None, fail_with=None):
         self.version = version
         self.site_roles = site_roles
         self.users_by_name = users_by_name or {}
@@ -43,6 +43,9 @@ class RecordingClient:
         self.writes = []
         self.reads = []
         self.cache = {}
+        self.me = me or {"id": "99999999-9999-4999-8999-999999999999", "username": "admin",
+                         "roles": [{"name": "owner"}]}
+        self.fail_with = fail_with
 
     def server_version(self):
         return self.version
@@ -55,6 +58,8 @@ class RecordingClient:
 
         answer = Answer()
         answer.body = [{"name": role} for role in self.site_roles] if path == "/users/roles" else {}
+        if path == "/users/me":
+            answer.body = self.me
         return answer
 
     def get_cached(self, path):
@@ -76,6 +81,8 @@ class RecordingClient:
 
     def request(self, method, path, body=None, lookup=None, **kwargs):
         self.writes.append((method, path, body))
+        if self.fail_with:
+            raise self.fail_with
 
         class Answer:
             pass
@@ -232,3 +239,82 @@ def test_bad_organization_items_name_their_index(item):
     with pytest.raises(CoderInputError) as error:
         DesiredUser.from_params(params(organizations=["coder", item]))
     assert error.value.field.startswith("organizations[1]")
+
+
+ME = coder_user(id="99999999-9999-4999-8999-999999999999", username="admin", roles=[{"name": "owner"}])
+
+
+def test_me_is_refused_as_a_username():
+    with pytest.raises(CoderInputError) as error:
+        DesiredUser.from_params(params(username="Me"))
+    assert "token's own user" in error.value.message
+
+
+@pytest.mark.parametrize("roles", [[""], [None], ["auditor", "  "]])
+def test_empty_role_entries_are_refused_not_dropped(roles):
+    with pytest.raises(CoderInputError) as error:
+        DesiredUser.from_params(params(roles=roles))
+    assert error.value.field == "roles"
+
+
+def test_an_organization_listed_twice_is_refused():
+    with pytest.raises(CoderInputError) as error:
+        DesiredUser.from_params(params(organizations=["coder", {"name": "data", "roles": []}, {"name": "Data"}]))
+    assert error.value.field == "organizations[2]"
+
+
+@pytest.mark.parametrize("email", ["a:b@example.com", 'q"x@example.com', "a b@example.com", "a@b@c"])
+def test_emails_that_break_coder_search_are_refused(email):
+    with pytest.raises(CoderInputError) as error:
+        DesiredUser.from_params(params(email=email))
+    assert error.value.field == "email"
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"roles": ["auditor"]}, "roles"),
+    ({"suspended": True, "roles": []}, "roles"),
+    ({"password": "Very-Secret-Horse-42", "update_password": "always"}, "password"),
+])
+def test_changes_coder_refuses_for_the_tokens_own_user_fail_first(overrides, field):
+    client = RecordingClient()
+    with pytest.raises(CoderInputError) as error:
+        plan_user(client, DesiredUser.from_params(params(username="admin", **overrides)), ME)
+    assert error.value.field == field and client.writes == []
+
+
+def test_suspending_or_deleting_yourself_fails_first():
+    client = RecordingClient()
+    own = coder_user(id=ME["id"], username="admin")
+    with pytest.raises(CoderInputError) as error:
+        plan_user(client, DesiredUser.from_params(params(username="admin", suspended=True)), own)
+    assert error.value.field == "suspended"
+    with pytest.raises(CoderInputError) as error:
+        plan_user(client, DesiredUser.from_params(params(username="admin")), own, state="absent")
+    assert error.value.field == "state" and client.writes == []
+
+
+def test_only_owners_grant_owner():
+    user_admin = {"id": "77777777-7777-4777-8777-777777777777", "username": "ua", "roles": [{"name": "user-admin"}]}
+    client = RecordingClient(me=user_admin)
+    with pytest.raises(CoderInputError) as error:
+        plan_user(client, DesiredUser.from_params(params(roles=["owner"])), coder_user())
+    assert error.value.field == "roles" and "only an owner" in error.value.message
+
+
+def test_password_always_on_a_non_password_user_fails_first():
+    with pytest.raises(CoderInputError) as error:
+        plan_user(RecordingClient(), DesiredUser.from_params(params(password="Very-Secret-Horse-42",
+                                                                    update_password="always")),
+                  coder_user(login_type="github"))
+    assert error.value.field == "password"
+
+
+def test_password_already_set_is_no_change():
+    from ansible_collections.coder.automation.plugins.module_utils._errors import CoderAPIError
+
+    same = CoderAPIError(400, "PUT", "/api/v2/users/x/password", "New password cannot match old password.")
+    client = RecordingClient(fail_with=same)
+    plan = plan_user(client, DesiredUser.from_params(params(password="Very-Secret-Horse-42",
+                                                            update_password="always")), coder_user())
+    assert plan.changed
+    assert plan.apply(client)["changed"] == []
