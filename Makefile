@@ -23,6 +23,9 @@ test: lint units sanity integration
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	# The continuation-line rules of ansible-test's pep8 sanity test, which ruff does not have, caught early.
+	$(VENV)/bin/pycodestyle --max-line-length 160 --ignore E402,W503,W504,E741,E203,E701,E704 \
+	  --exclude tests/output,.venv plugins tests hack bench
 
 sanity: venv
 	hack/ansible-test.sh sanity --python 3.11 --venv

@@ -412,5 +412,3 @@ def _may_have_arrived(error):
 
 def _first_line(error):
     return str(error).splitlines()[0][:300] if str(error) else error.__class__.__name__
-
-

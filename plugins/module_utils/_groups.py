@@ -173,8 +173,8 @@ def plan_group(desired, current, organization, wanted_members=None, state="prese
         plan.members_added, plan.members_removed = sorted(added.values()), sorted(removed.values())
     if body:
         plan.action = "update"
-        plan.steps.append(Step(f"update {label}", lambda client, context: _patch(client, context, current["id"],
-                                                                                   body)))
+        group_id = current["id"]
+        plan.steps.append(Step(f"update {label}", lambda client, context: _patch(client, context, group_id, body)))
     return plan
 
 

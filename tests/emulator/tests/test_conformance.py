@@ -18,8 +18,8 @@ from coder_emulator import start_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-SPEC_PATH = os.environ.get("CODER_SWAGGER") or os.path.join(REPO_ROOT, "..", "shared", "reference",
-                                                             "coder-swagger.json")
+DEFAULT_SPEC_PATH = os.path.join(REPO_ROOT, "..", "shared", "reference", "coder-swagger.json")
+SPEC_PATH = os.environ.get("CODER_SWAGGER") or DEFAULT_SPEC_PATH
 REFERENCE_PATH = os.path.join(os.path.dirname(SPEC_PATH), "coder-api.md")
 if not os.path.isfile(SPEC_PATH):
     pytest.skip(f"Coder API spec not found at {os.path.abspath(SPEC_PATH)} (set CODER_SWAGGER)",

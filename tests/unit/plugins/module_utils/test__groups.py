@@ -91,8 +91,8 @@ def test_one_patch_carries_settings_and_members():
     plan = plan_group(desired(members=["ana"], quota_allowance=3, purge_members=True), group([BO]), ORG,
                       {"a1": "ana"})
     plan.apply(client)
-    assert client.calls == [("PATCH", "/groups/g1", {"quota_allowance": 3, "add_users": ["a1"],
-                                                      "remove_users": ["b2"]})]
+    expected_body = {"quota_allowance": 3, "add_users": ["a1"], "remove_users": ["b2"]}
+    assert client.calls == [("PATCH", "/groups/g1", expected_body)]
 
 
 def test_create_then_add_members():

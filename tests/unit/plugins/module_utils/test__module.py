@@ -36,8 +36,8 @@ def failure(module, error, action="create user 'ana'"):
 
 
 def test_api_error_names_action_and_carries_coder_fields():
-    error = CoderAPIError(409, "POST", "/api/v2/users", "User already exists.", "dup", [{"field": "username",
-                                                                                      "detail": "taken"}])
+    validations = [{"field": "username", "detail": "taken"}]
+    error = CoderAPIError(409, "POST", "/api/v2/users", "User already exists.", "dup", validations)
     result = failure(FakeModule(), error)
     assert result["msg"].startswith("Could not create user 'ana': POST /api/v2/users returned HTTP 409")
     assert "User already exists." in result["msg"] and "username: taken" in result["msg"]
