@@ -169,7 +169,8 @@ class CoderClient:
 
     # ---- transport ------------------------------------------------------------------------------
 
-    def request(self, method, path, params=None, body=None, lookup=None, expected=None, optional_route=False):
+    def request(self, method, path, params=None, body=None, lookup=None, expected=None, optional_route=False,
+                data=None, content_type=None, raw=False):
         """Send one API request with retries; return a ``Response`` or raise.
 
         ``path`` is relative to /api/v2. ``lookup`` is for creating requests (POST): when such a
@@ -178,7 +179,8 @@ class CoderClient:
         returns what it finds instead of creating a second object. Without ``lookup`` such a request
         is not repeated. ``expected`` lists extra statuses that are answers rather than errors
         (such as 404 for a lookup). ``optional_route`` makes Coder's "Route not found." an answer (404)
-        instead of an error, for routes some builds do not have.
+        instead of an error, for routes some builds do not have. ``data`` and ``content_type`` send raw bytes
+        (file uploads); ``raw`` returns the answer's bytes as ``body`` (file downloads).
         """
         method = method.upper()
         url = self.base_url + path
@@ -186,8 +188,10 @@ class CoderClient:
         attempts = 0
         while True:
             attempts += 1
-            attempt = self._send_once(method, url, params, body)
+            attempt = self._send_once(method, url, params, body, data, content_type)
             if attempt.response is not None:
+                if raw and 200 <= attempt.response.status_code < 300:
+                    return Response(attempt.response.status_code, attempt.response.content, attempt.response.headers)
                 return self._interpret(method, path, attempt.response, expected, optional_route)
             if attempts > self.retries:
                 raise self._give_up(method, path, attempt, f"after {attempts} attempts")
@@ -204,14 +208,15 @@ class CoderClient:
                        f"(retry {attempts} of {self.retries}).")
             self._sleep(delay)
 
-    def _send_once(self, method, url, params, body):
+    def _send_once(self, method, url, params, body, data=None, content_type=None):
         """One attempt: an ``_Attempt`` with the response, or why it should be retried."""
+        extra = {"data": data, "headers": {"Content-Type": content_type}} if data is not None else {}
         try:
             # Redirects are never followed: the Coder API does not redirect, and following one would carry
             # the token to another host or over plain HTTP.
             response = self._session.request(
                 method, url, params=params, json=body if body is not None else None, timeout=self.timeout,
-                allow_redirects=False, verify=self._verify,
+                allow_redirects=False, verify=self._verify, **extra,
             )
         except requests_exceptions.SSLError as error:
             raise CoderTransportError(

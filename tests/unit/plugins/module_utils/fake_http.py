@@ -33,9 +33,10 @@ class FakeSession:
         self.calls = []
         self.headers = {}
 
-    def request(self, method, url, params=None, json=None, timeout=None, allow_redirects=True, verify=None):
+    def request(self, method, url, params=None, json=None, timeout=None, allow_redirects=True, verify=None,
+                data=None, headers=None):
         self.calls.append({"method": method, "url": url, "params": params, "json": json,
-                           "allow_redirects": allow_redirects, "verify": verify})
+                           "allow_redirects": allow_redirects, "verify": verify, "data": data, "headers": headers})
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
