@@ -25,7 +25,7 @@ INDIVIDUAL_LOOKUPS_MAX = 25
 
 class DesiredGroup:
     def __init__(self, name, organization=None, display_name=None, avatar_url=None, quota_allowance=None,
-                 members=None, purge_members=False):
+                 members=None, purge_members=False, template_access=None):
         self.name = name
         self.organization = organization
         self.display_name = display_name
@@ -33,6 +33,7 @@ class DesiredGroup:
         self.quota_allowance = quota_allowance
         self.members = members
         self.purge_members = purge_members
+        self.template_access = template_access or {}
 
     @classmethod
     def from_params(cls, params, prefix=""):
@@ -55,9 +56,14 @@ class DesiredGroup:
             members = [str(member).strip() for member in members]
             if any(not member for member in members):
                 raise CoderInputError(f"{prefix}members", "contains an empty entry.")
+        access = params.get("template_access") or {}
+        for template, role in access.items():
+            if role not in ("use", "admin"):
+                raise CoderInputError(f"{prefix}template_access.{template}", f"'{role}' is not a template role; "
+                                      "use 'use' or 'admin'.")
         return cls(name, organization=params.get("organization"), display_name=display_name,
                    avatar_url=params.get("avatar_url"), quota_allowance=quota, members=members,
-                   purge_members=bool(params.get("purge_members")))
+                   purge_members=bool(params.get("purge_members")), template_access=dict(access))
 
 
 def feature_error_or(client, error):

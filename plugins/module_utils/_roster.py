@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from ._errors import CoderError, CoderInputError
 from ._groups import DesiredGroup, list_groups, plan_group, resolve_members
+from ._plan import Plan, Step
+from ._templates import current_acl, find_template
 from ._users import DesiredUser, UserDirectory, plan_user, prefetch_org_members, site_role_names
 
 ABSENT_MODES = ("ignore", "suspend", "delete")
@@ -24,20 +26,24 @@ class RosterPlan:
         self.users = []  # (label, plan)
         self.groups = []  # (label, plan)
         self.absent = []  # (label, plan)
+        self.templates = []  # (label, plan) of template access lists
         self.absent_users = []  # usernames not in the roster that the run suspends or deletes (or would)
         self.warnings = []
 
     @property
     def changed(self):
-        return any(plan.changed for _label, plan in self.users + self.groups + self.absent)
+        return any(plan.changed for _label, plan in self.all_plans())
+
+    def all_plans(self):
+        """In the order they are applied: users, groups, template access, then people not in the roster."""
+        return self.users + self.groups + self.templates + self.absent
 
     def actions(self):
-        return [description for _label, plan in self.users + self.groups + self.absent
-                for description in plan.descriptions()]
+        return [description for _label, plan in self.all_plans() for description in plan.descriptions()]
 
     def diffs(self):
         return [dict(before_header=label, after_header=label, before=plan.before, after=plan.after)
-                for label, plan in self.users + self.groups + self.absent if plan.changed]
+                for label, plan in self.all_plans() if plan.changed]
 
     def summary(self):
         users = {"created": 0, "updated": 0, "unchanged": 0, "suspended": 0, "deleted": 0}
@@ -59,7 +65,8 @@ class RosterPlan:
             groups[{"create": "created", "delete": "deleted"}.get(plan.action, outcome)] += 1
             members["added"] += len(plan.members_added)
             members["removed"] += len(plan.members_removed)
-        return {"users": users, "groups": groups, "members": members}
+        templates = {"access_updated": sum(plan.changed for _label, plan in self.templates)}
+        return {"users": users, "groups": groups, "members": members, "templates": templates}
 
 
 def desired_users(items):
@@ -125,9 +132,45 @@ def plan_roster(client, users, groups, absent_users="ignore"):
         plan.warnings.extend(group_plan.warnings)
         plan.groups.append((f"group {organization['name']}/{desired.name}", group_plan))
 
+    _plan_template_access(client, plan, roster_groups)
     if absent_users != "ignore":
         _plan_absent(client, plan, directory, roster_users, absent_users)
     return plan
+
+
+def _plan_template_access(client, plan, roster_groups):
+    """Grants of ``template_access`` (template name -> use or admin) added to each template's access list.
+    Only the groups' own entries change; others on the list are left alone."""
+    grants = {}
+    for desired, state in roster_groups:
+        if state != "present":
+            continue
+        organization = client.organization(desired.organization)
+        for template_name, role in desired.template_access.items():
+            grants.setdefault((organization["id"], template_name), {})[desired.name] = role
+    for (org_id, template_name), wanted in sorted(grants.items()):
+        organization = client.organization(org_id)
+        template = find_template(client, organization, template_name)
+        if template is None:
+            raise CoderInputError("groups template_access", f"template '{template_name}' does not exist in "
+                                  f"organization '{organization['name']}' (granted to {', '.join(sorted(wanted))}).")
+        have = {name: role for name, role in current_acl(client, template["id"])["groups"].values()}
+        changes = {name: role for name, role in wanted.items() if have.get(name) != role}
+        access_plan = Plan("update" if changes else "none")
+        if changes:
+            access_plan.before = {"groups": {name: have.get(name, "") for name in sorted(changes)}}
+            access_plan.after = {"groups": dict(sorted(changes.items()))}
+            access_plan.steps.append(_grant_step(organization, template, changes))
+        plan.templates.append((f"template {organization['name']}/{template_name} access", access_plan))
+
+
+def _grant_step(organization, template, changes):
+    def run(client, context):
+        # Group ids are read when applying: some of these groups are created earlier in the same run.
+        ids = {group["name"]: group["id"] for group in list_groups(client, organization)}
+        client.request("PATCH", f"/templates/{template['id']}/acl",
+                       body={"group_perms": {ids[name]: role for name, role in changes.items()}})
+    return Step(f"give groups {', '.join(sorted(changes))} access to template '{template['name']}'", run)
 
 
 def apply_roster(client, plan):
@@ -146,7 +189,7 @@ def apply_roster(client, plan):
             changed = changed or bool(context.get("changed"))
         if user_plan.action == "create":
             id_map[PENDING_PREFIX + user_plan.username.lower()] = context["user"]["id"]
-    for _label, other_plan in plan.groups + plan.absent:
+    for _label, other_plan in plan.groups + plan.templates + plan.absent:
         context = {"id_map": id_map}
         try:
             other_plan.apply(client, context)

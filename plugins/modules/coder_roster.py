@@ -107,6 +107,12 @@ options:
         description: See O(coder.automation.coder_group#module:purge_members).
         type: bool
         default: false
+      template_access:
+        description:
+          - Templates of the group's organization the group may use or administer, as template name to V(use)
+            or V(admin). The group's entry is added to (or changed in) each template's access list; other
+            entries are left alone. Needs Premium (C(template_rbac)).
+        type: dict
       state:
         description: See O(coder.automation.coder_group#module:state).
         type: str
@@ -152,6 +158,7 @@ summary:
     users: {created: 3, updated: 1, unchanged: 996, suspended: 2, deleted: 0}
     groups: {created: 1, updated: 2, unchanged: 47, deleted: 0}
     members: {added: 12, removed: 3}
+    templates: {access_updated: 1}
 absent_users:
   description: Usernames of users not in the roster that were suspended or deleted (or would be, in check mode).
   returned: always
@@ -229,6 +236,7 @@ def main():
         quota_allowance=dict(type="int"),
         members=dict(type="list", elements="str"),
         purge_members=dict(type="bool", default=False),
+        template_access=dict(type="dict"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
     argument_spec = connection_argument_spec()
