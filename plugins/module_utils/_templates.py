@@ -385,9 +385,13 @@ def plan_template(client, want, files, local_manifest, push):
     check_licensed(client, want["settings"], want["acl"])
     wanted_acl = resolve_acl(client, organization, want["acl"]) if want["acl"] is not None else None
     if template is None:
+        if files is None:
+            raise CoderInputError("path", f"{label} does not exist yet; the template directory is needed to "
+                                  "create it.")
         _plan_new_template(client, plan, want, local_manifest, push, wanted_acl, label)
         return plan
-    _plan_version(client, plan, want, template, local_manifest, push, label)
+    if files is not None:
+        _plan_version(client, plan, want, template, local_manifest, push, label)
     before, after, body = settings_patch(client, template, want["settings"])
     if body is not None:
         plan.before.update(before)

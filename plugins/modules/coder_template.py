@@ -43,7 +43,8 @@ options:
     type: str
   path:
     description:
-      - The template directory (Terraform files). Required with O(state=present).
+      - The template directory (Terraform files). Needed to create a template; without it, an existing
+        template's settings and access list are managed and its versions left alone.
       - Hidden files and directories are left out except C(.terraform.lock.hcl), and so are C(.terraform/),
         Terraform state files and C(.tfvars) files. A symbolic link is followed when it points inside the
         directory and refused otherwise.
@@ -246,8 +247,6 @@ def desired_from_params(params):
     check_requirements(settings)
     want = dict(name=params["name"], state=params["state"], settings=settings, acl=check_acl(params["acl"]),
                 purge_acl=params["purge_acl"], activate=params["activate"], version_name=params["version_name"])
-    if params["state"] == "present" and not params["path"]:
-        raise CoderInputError("path", "the template directory is required with state present.")
     return want
 
 
@@ -262,10 +261,11 @@ def run_module(module):
         module.fail_json(msg=missing_required_lib("PyYAML (for variables_files)"))
     try:
         want = desired_from_params(params)
-        files = collect_files(params["path"]) if want["state"] == "present" else {}
-        local_manifest = manifest(files)
+        pushing = want["state"] == "present" and params["path"]
+        files = collect_files(params["path"]) if pushing else None
+        local_manifest = manifest(files) if pushing else None
         variables = variable_values(params["path"], params["variables_files"], params["variables"],
-                                    _load_yaml) if want["state"] == "present" else {}
+                                    _load_yaml) if pushing else {}
     except Exception as error:  # pylint: disable=broad-exception-caught  # reported redacted, with traceback
         fail_with_error(module, error, f"read the inputs of {label}")
 

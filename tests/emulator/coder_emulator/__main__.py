@@ -29,6 +29,10 @@ def parse_args(argv):
     p.add_argument("--fail-rate", type=float, default=0.0, help="fraction of /api/v2 requests answered 503")
     p.add_argument("--rate-limit", type=int, default=0, help="requests per minute per user and path (0 = off)")
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every /api/v2 request")
+    p.add_argument("--build-delay", type=float, default=0.3, metavar="SECONDS",
+                   help="how long a template import job runs (it is pending for a quarter of that first)")
+    p.add_argument("--provisioners", type=int, default=1, metavar="N",
+                   help="built-in provisioner daemons of the default organization (0: jobs stay pending)")
     return p.parse_args(argv)
 
 
@@ -43,6 +47,9 @@ def main(argv=None) -> int:
     if not 0.0 <= args.fail_rate <= 1.0:
         print("error: --fail-rate must be between 0 and 1", file=sys.stderr)
         return 2
+    if args.build_delay < 0 or args.provisioners < 0:
+        print("error: --build-delay and --provisioners must not be negative", file=sys.stderr)
+        return 2
     seed = None
     if args.seed:
         try:
@@ -54,7 +61,8 @@ def main(argv=None) -> int:
     try:
         httpd, app = make_server(args.host, args.port, args.token, license=args.license, version=args.version,
                                  seed=seed, fail_rate=args.fail_rate, rate_limit=args.rate_limit,
-                                 latency=args.latency)
+                                 latency=args.latency, build_delay=args.build_delay,
+                                 provisioners=args.provisioners)
     except (SeedError, KeyError, TypeError, ValueError) as exc:
         print(f"error: invalid seed: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from .state import State
 from .util import SIGNED_OUT, ApiError, now, split_api_token
 
 JSON_TYPE = "application/json; charset=utf-8"
+FILES_RATE_LIMIT = 12
 _LAST_SEEN_EVERY = 3600  # Coder only bumps last_seen_at / last_used hourly
 _HTML_PAGE = (b"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Coder</title></head>"
               b"<body><div id=\"root\"></div><!-- Coder API emulator: the real server serves its web UI "
@@ -175,12 +176,15 @@ def authenticate(req: Req):
 
 class App:
     def __init__(self, token, license="premium", version="v2.34.3", seed=None, fail_rate=0.0,
-                 rate_limit=None, latency=0.0):
-        self.state = State(token, license=license, version=version, seed=seed)
+                 rate_limit=None, latency=0.0, build_delay=0.3, provisioners=1):
+        self.state = State(token, license=license, version=version, seed=seed, build_delay=build_delay,
+                           provisioners=provisioners)
         self.fail_rate = fail_rate or 0.0
         self.latency = latency or 0.0
         self.rate_limit = rate_limit if rate_limit and rate_limit > 0 else None
         self.limiter = faultmod.RateLimiter(self.rate_limit) if self.rate_limit else None
+        # coderd puts /files behind its own, stricter limiter (12/min) in addition to the API-wide one.
+        self.files_limiter = faultmod.RateLimiter(FILES_RATE_LIMIT) if self.rate_limit else None
         self.faults = faultmod.FaultSchedule()
         self.log_lock = threading.Lock()
         # Bounded so a long perf run cannot exhaust memory; tests clear it far more often.
@@ -188,8 +192,10 @@ class App:
         self.seq = itertools.count(1)
         self.url = ""
         self.router = Router()
-        from . import routes_general, routes_groups, routes_organizations, routes_tokens, routes_users
-        for mod in (routes_general, routes_users, routes_organizations, routes_groups, routes_tokens):
+        from . import (routes_files, routes_general, routes_groups, routes_organizations, routes_templates,
+                       routes_templateversions, routes_tokens, routes_users)
+        for mod in (routes_general, routes_users, routes_organizations, routes_groups, routes_tokens, routes_files,
+                    routes_templateversions, routes_templates):
             mod.register(self.router)
 
     def reset(self):
@@ -197,6 +203,7 @@ class App:
         self.faults.clear()
         if self.limiter:
             self.limiter.reset()
+            self.files_limiter.reset()
         with self.log_lock:
             self.request_log.clear()
 
@@ -224,6 +231,11 @@ class App:
                 allowed, rl_headers = self.limiter.check(key, req.path)
                 if not allowed:
                     return json_resp(429, faultmod.rate_limited_body(self.rate_limit), rl_headers), ident
+                if req.path == "/api/v2/files" or req.path.startswith("/api/v2/files/"):
+                    # The key includes the path: each GET /files/{id} counts on its own.
+                    allowed, rl_headers = self.files_limiter.check(key, req.path)
+                    if not allowed:
+                        return json_resp(429, faultmod.rate_limited_body(FILES_RATE_LIMIT), rl_headers), ident
         resp = self.dispatch(req)
         resp.headers.update(rl_headers)
         if fault:
@@ -369,7 +381,8 @@ def make_server(host, port, token, **options):
 def start_server(host="127.0.0.1", port=0, token=None, **options) -> ServerHandle:
     """Start the emulator in a background thread (used by tests).
 
-    options: license ("premium"|"none"), version, seed (dict), fail_rate, rate_limit, latency.
+    options: license ("premium"|"none"), version, seed (dict), fail_rate, rate_limit, latency,
+    build_delay (seconds a template import job runs), provisioners (built-in daemons; 0 = jobs stay pending).
     """
     if token is None:
         from .util import rand_alnum

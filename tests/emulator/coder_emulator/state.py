@@ -75,6 +75,7 @@ class Group:
 
 
 EVERYONE = "Everyone"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @dataclasses.dataclass
@@ -99,6 +100,112 @@ class Workspace:
     name: str
     organization_id: str
     created_at: dt.datetime
+    template_id: str | None = None
+    template_version_id: str | None = None
+
+
+@dataclasses.dataclass
+class File:
+    id: str
+    hash: str  # sha256 of the stored bytes
+    created_by: str
+    mimetype: str
+    data: bytes
+    created_at: dt.datetime
+
+
+@dataclasses.dataclass
+class Provisioner:
+    """A built-in provisioner daemon of the default organization."""
+    id: str
+    name: str
+    organization_id: str
+    tags: dict
+    free_at: dt.datetime  # when its current job (if any) ends
+
+
+@dataclasses.dataclass
+class Job:
+    """A template import job. Its status is derived from timestamps on every read, so no thread is needed.
+
+    ``result`` (provisioner.import_template) is computed at creation; it becomes visible when the job
+    completes. ``started_at``/``completed_at`` are None while no provisioner has been assigned.
+    """
+    id: str
+    organization_id: str
+    initiator_id: str
+    file_id: str
+    tags: dict
+    created_at: dt.datetime
+    result: dict
+    started_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    canceled_at: dt.datetime | None = None
+    worker: Provisioner | None = None
+    logs: list = dataclasses.field(default_factory=list)  # [(id, created_at, level, stage, output)]
+
+    def status(self, t) -> str:
+        if self.canceled_at is not None:
+            return "canceled" if self.completed_at is not None and t >= self.completed_at else "canceling"
+        if self.started_at is None or t < self.started_at:
+            return "pending"
+        if t < self.completed_at:
+            return "running"
+        return "succeeded" if self.result["ok"] else "failed"
+
+    def completed(self, t) -> bool:
+        return self.completed_at is not None and t >= self.completed_at
+
+
+@dataclasses.dataclass
+class TemplateVersion:
+    id: str
+    organization_id: str
+    template_id: str | None
+    name: str
+    message: str
+    job: Job
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    archived: bool = False
+    readme: str = ""
+
+
+@dataclasses.dataclass
+class Template:
+    id: str
+    organization_id: str
+    name: str
+    active_version_id: str
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    display_name: str = ""
+    description: str = ""
+    icon: str = ""
+    deleted: bool = False
+    deprecation_message: str = ""
+    default_ttl_ms: int = 0
+    activity_bump_ms: int = 3600000
+    time_til_autostop_notify_ms: int = 0
+    autostop_days: list = dataclasses.field(default_factory=list)
+    autostop_weeks: int = 1
+    autostart_days: list = dataclasses.field(default_factory=lambda: list(WEEKDAYS))
+    allow_user_autostart: bool = True
+    allow_user_autostop: bool = True
+    allow_user_cancel_workspace_jobs: bool = False
+    failure_ttl_ms: int = 0
+    time_til_dormant_ms: int = 0
+    time_til_dormant_autodelete_ms: int = 0
+    require_active_version: bool = False
+    max_port_share_level: str = "owner"
+    cors_behavior: str = "simple"
+    use_classic_parameter_flow: bool = False
+    disable_module_cache: bool = False
+    user_acl: dict = dataclasses.field(default_factory=dict)  # user id -> "admin"|"use"
+    group_acl: dict = dataclasses.field(default_factory=dict)  # group id -> "admin"|"use"
+
 
 
 def hash_password(password: str) -> str:
@@ -139,8 +246,11 @@ class SeedError(ValueError):
 
 
 class State:
-    def __init__(self, owner_token: str, license: str = "premium", version: str = "v2.34.3", seed=None):
+    def __init__(self, owner_token: str, license: str = "premium", version: str = "v2.34.3", seed=None,
+                 build_delay: float = 0.3, provisioners: int = 1):
         self.lock = threading.RLock()
+        self.build_delay = max(float(build_delay), 0.0)
+        self.provisioner_count = max(int(provisioners), 0)
         self.owner_token = owner_token
         # The license the emulator started with; /__emulator/license changes self.license until a reset.
         self.initial_license = license
@@ -169,10 +279,21 @@ class State:
             self.groups_by_name: dict[tuple, Group] = {}  # (org id, exact name): names are case-sensitive
             self.org_groups: dict[str, dict[str, Group]] = {}  # org id -> groups in creation order
             self.user_groups: dict[str, set] = {}  # user id -> ids of the explicit groups the user is in
+            self.files: dict[str, File] = {}
+            self.files_by_hash: dict[tuple, File] = {}  # (sha256, uploader id): dedup is per uploader
+            self.templates: dict[str, Template] = {}
+            self.versions: dict[str, TemplateVersion] = {}
+            self.template_versions: dict[str, list] = {}  # template id -> versions in creation order
+            self.log_seq = 0  # provisioner_job_logs.id is one bigserial for the deployment
             t = now()
             self.default_org = self.add_org("coder", "Coder", is_default=True, created_at=t)
             self.owner = self.add_user("admin", "admin@coder.test", status="active", roles=["owner"], created_at=t)
             self.add_member(self.default_org.id, self.owner.id)
+            # Built-in provisioner daemons (coderd --provisioner-daemons) serve the default organization only.
+            self.provisioners = [Provisioner(id=new_uuid(), name=f"emulator-provisioner-{i + 1}",
+                                             organization_id=self.default_org.id,
+                                             tags={"scope": "organization", "owner": ""}, free_at=t)
+                                 for i in range(self.provisioner_count)]
             key_id, secret = split_api_token(self.owner_token)
             self._store_key(key_id, secret, self.owner.id, "password", SESSION_LIFETIME)
             self._apply_seed()
@@ -421,10 +542,12 @@ class State:
         return [k for k in self.keys.values() if k.user_id == user_id]
 
     # ------------------------------------------------------------------ workspaces (minimal)
-    def add_workspace(self, owner: User, name: str) -> Workspace:
+    def add_workspace(self, owner: User, name: str, template: "Template | None" = None) -> Workspace:
         org_ids = self.user_org_ids(owner.id)
-        ws = Workspace(id=new_uuid(), owner_id=owner.id, name=name,
-                       organization_id=org_ids[0] if org_ids else self.default_org.id, created_at=now())
+        org_id = template.organization_id if template else (org_ids[0] if org_ids else self.default_org.id)
+        ws = Workspace(id=new_uuid(), owner_id=owner.id, name=name, organization_id=org_id, created_at=now(),
+                       template_id=template.id if template else None,
+                       template_version_id=template.active_version_id if template else None)
         with self.lock:
             self.workspaces[ws.id] = ws
             self.workspace_count[owner.id] = self.workspace_count.get(owner.id, 0) + 1
@@ -437,6 +560,64 @@ class State:
                 return False
             self.workspace_count[ws.owner_id] -= 1
             return True
+
+    # ------------------------------------------------------------------ provisioner jobs
+    def matching_provisioners(self, org_id, tags):
+        """provisioner_tagset_contains: every job tag must be on the daemon with the same value."""
+        return [p for p in self.provisioners
+                if p.organization_id == org_id and all(p.tags.get(k) == v for k, v in tags.items())]
+
+    def queue_job(self, job: Job):
+        """Assign the job to the matching daemon that is free first; it starts after a short acquire delay.
+
+        Unmatched jobs stay pending forever (no started_at), like a job no daemon will ever acquire.
+        """
+        candidates = self.matching_provisioners(job.organization_id, job.tags)
+        if not candidates:
+            return
+        worker = min(candidates, key=lambda p: p.free_at)
+        delay = dt.timedelta(seconds=self.build_delay)
+        job.started_at = max(job.created_at, worker.free_at) + delay / 4
+        job.completed_at = job.started_at + delay
+        job.worker = worker
+        worker.free_at = job.completed_at
+        stages = job.result["stages"]
+        step = (job.completed_at - job.started_at) / max(len(stages), 1)
+        for index, (stage, lines) in enumerate(stages):
+            at = job.started_at + step * index
+            for level, output in lines:
+                self.log_seq += 1
+                job.logs.append((self.log_seq, at, level, stage, output))
+
+    def cancel_job(self, job: Job, t):
+        job.canceled_at = t
+        if job.started_at is None or t < job.started_at:
+            # A pending job is canceled at once.
+            job.completed_at = t
+        else:
+            # A running job reports back shortly; until then it is "canceling".
+            job.completed_at = t + dt.timedelta(seconds=self.build_delay / 4)
+        job.logs = [entry for entry in job.logs if entry[1] <= t]
+        if job.worker is not None and job.worker.free_at > job.completed_at:
+            job.worker.free_at = max(job.completed_at, t)
+
+    def add_version(self, version: TemplateVersion):
+        with self.lock:
+            self.versions[version.id] = version
+            if version.template_id:
+                self.template_versions.setdefault(version.template_id, []).append(version)
+
+    def attach_version(self, version: TemplateVersion, template_id: str):
+        with self.lock:
+            version.template_id = template_id
+            self.template_versions.setdefault(template_id, []).append(version)
+
+    def template_by_name(self, org_id, name):
+        low = name.lower()
+        for tpl in self.templates.values():
+            if tpl.organization_id == org_id and not tpl.deleted and tpl.name.lower() == low:
+                return tpl
+        return None
 
     # ------------------------------------------------------------------ JSON views
     def user_json(self, u: User, org_ids=None) -> dict:
@@ -593,5 +774,12 @@ class State:
                 "api_keys": [self.key_json(k) for k in self.keys.values()],
                 "groups": [self._dump_group(g) for g in self.groups.values()],
                 "workspaces": [{"id": w.id, "owner_id": w.owner_id, "name": w.name,
-                                "organization_id": w.organization_id} for w in self.workspaces.values()],
+                                "organization_id": w.organization_id, "template_id": w.template_id}
+                               for w in self.workspaces.values()],
+                "files": [{"id": f.id, "hash": f.hash, "created_by": f.created_by, "mimetype": f.mimetype,
+                           "size": len(f.data)} for f in self.files.values()],
+                "templates": [{"id": t.id, "name": t.name, "organization_id": t.organization_id,
+                               "deleted": t.deleted} for t in self.templates.values()],
+                "template_versions": [{"id": v.id, "name": v.name, "template_id": v.template_id,
+                                       "archived": v.archived} for v in self.versions.values()],
             }))
