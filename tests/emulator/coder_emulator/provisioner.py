@@ -283,7 +283,7 @@ def import_template(archive: bytes, user_values: dict):
     variables = []
 
     def fail(stage, lines, error, code=""):
-        stages.append((stage, lines + [("error", error)]))
+        stages.append((stage, [*lines, ("error", error)]))
         stages.append(("Cleaning Up", [("info", "Cleaning up")]))
         return {"ok": False, "error": error, "error_code": code, "variables": variables, "stages": stages}
 

@@ -11,10 +11,24 @@ from . import names, provisioner
 from .routes_organizations import target_org
 from .server import Resp, json_resp
 from .state import Job, TemplateVersion
-from .template_access import can_manage_templates, can_update_template, can_update_version, template_param, \
-    version_param
-from .util import NIL_UUID, ApiError, decode_body, fmt_time, forbidden, new_uuid, now, raise_validation, \
-    validation_error
+from .template_access import (
+    can_manage_templates,
+    can_update_template,
+    can_update_version,
+    template_param,
+    version_param,
+)
+from .util import (
+    NIL_UUID,
+    ApiError,
+    decode_body,
+    fmt_time,
+    forbidden,
+    new_uuid,
+    now,
+    raise_validation,
+    validation_error,
+)
 
 TEXT_TYPE = "text/plain; charset=utf-8"
 _DAEMON_STAGES = {"Setting up", "Cleaning Up"}  # written by provisionerd itself, the rest by the provisioner

@@ -7,7 +7,9 @@
 * POST   /__emulator/faults            -> 201, body {"faults": [{status, count, retry_after, method, path_regex,
                                            after_handling, body}]} appended to the schedule
 * DELETE /__emulator/faults            -> 204
-* POST   /__emulator/workspaces        -> 201, body {"owner": username-or-id, "name": str}; minimal workspace
+* POST   /__emulator/workspaces        -> 201, body {"owner": username-or-id, "name": str, "template": name-or-id};
+                                           minimal workspace; with "template" it uses that template (and its
+                                           active version), which then cannot be deleted
 * DELETE /__emulator/workspaces/{id}   -> 204 (404 when unknown)
 * POST   /__emulator/groups/{id}/source -> 200 with the group (as an owner sees it), body {"source": "oidc"|"user"};
                                            marks a group as created by IdP group sync (no API route can)
@@ -30,6 +32,20 @@ def _body(req):
         return json.loads(req.body or b"{}")
     except ValueError as exc:
         return exc
+
+
+def _find_template(state, owner, ref):
+    """A template id, or a name looked up in the owner's organizations (default organization first)."""
+    tid = parse_uuid(ref)
+    if tid is not None:
+        tpl = state.templates.get(tid)
+        return tpl if tpl is not None and not tpl.deleted else None
+    org_ids = [state.default_org.id] + [o for o in state.user_org_ids(owner.id) if o != state.default_org.id]
+    for org_id in org_ids:
+        tpl = state.template_by_name(org_id, ref)
+        if tpl is not None:
+            return tpl
+    return None
 
 
 def handle_testing(req) -> Resp:
@@ -73,13 +89,19 @@ def handle_testing(req) -> Resp:
         if isinstance(body, Exception) or not isinstance(body, dict):
             return json_resp(400, {"message": "Body must be a JSON object."})
         owner_ref, name = str(body.get("owner", "")), body.get("name") or "ws"
+        tpl_ref = str(body.get("template") or "")
         with state.lock:
             owner = state.resolve_user(owner_ref, None) if owner_ref else None
             if owner is None or owner.deleted:
                 return json_resp(404, {"message": f"Unknown owner {owner_ref!r}."})
-            ws = state.add_workspace(owner, name)
+            template = None
+            if tpl_ref:
+                template = _find_template(state, owner, tpl_ref)
+                if template is None:
+                    return json_resp(404, {"message": f"Unknown template {tpl_ref!r}."})
+            ws = state.add_workspace(owner, name, template)
         return json_resp(201, {"id": ws.id, "owner_id": ws.owner_id, "name": ws.name,
-                               "organization_id": ws.organization_id})
+                               "organization_id": ws.organization_id, "template_id": ws.template_id})
     elif path.startswith("/__emulator/workspaces/") and method == "DELETE":
         if state.delete_workspace(path.rsplit("/", 1)[1]):
             return empty(204)

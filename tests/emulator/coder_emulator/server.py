@@ -192,8 +192,16 @@ class App:
         self.seq = itertools.count(1)
         self.url = ""
         self.router = Router()
-        from . import (routes_files, routes_general, routes_groups, routes_organizations, routes_templates,
-                       routes_templateversions, routes_tokens, routes_users)
+        from . import (
+            routes_files,
+            routes_general,
+            routes_groups,
+            routes_organizations,
+            routes_templates,
+            routes_templateversions,
+            routes_tokens,
+            routes_users,
+        )
         for mod in (routes_general, routes_users, routes_organizations, routes_groups, routes_tokens, routes_files,
                     routes_templateversions, routes_templates):
             mod.register(self.router)

@@ -207,7 +207,6 @@ class Template:
     group_acl: dict = dataclasses.field(default_factory=dict)  # group id -> "admin"|"use"
 
 
-
 def hash_password(password: str) -> str:
     # Same scheme shape as coderd/userpassword (pbkdf2-sha256, 1024 iterations).
     salt = secrets.token_bytes(16)

@@ -30,7 +30,9 @@ def _org_roles(state, actor, org_id):
 
 
 def can_manage_templates(state, actor, org_id) -> bool:
-    return bool(_SITE_MANAGERS.intersection(actor.roles) or _ORG_MANAGERS.intersection(_org_roles(state, actor, org_id)))
+    if _SITE_MANAGERS.intersection(actor.roles):
+        return True
+    return bool(_ORG_MANAGERS.intersection(_org_roles(state, actor, org_id)))
 
 
 def acl_role(state, actor, tpl):
@@ -49,7 +51,9 @@ def acl_role(state, actor, tpl):
 def can_read_template(state, actor, tpl) -> bool:
     if can_manage_templates(state, actor, tpl.organization_id):
         return True
-    if _SITE_READERS.intersection(actor.roles) or _ORG_READERS.intersection(_org_roles(state, actor, tpl.organization_id)):
+    if _SITE_READERS.intersection(actor.roles):
+        return True
+    if _ORG_READERS.intersection(_org_roles(state, actor, tpl.organization_id)):
         return True
     return acl_role(state, actor, tpl) is not None
 

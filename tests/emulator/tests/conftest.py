@@ -1,9 +1,12 @@
 """Shared fixtures: an in-process emulator and a tiny JSON HTTP client."""
 
 import http.client
+import io
 import json
 import os
 import sys
+import tarfile
+import time
 import urllib.parse
 
 import pytest
@@ -91,7 +94,8 @@ class Client:
 def server():
     from coder_emulator import start_server
 
-    srv = start_server("127.0.0.1", 0, OWNER_TOKEN)
+    # Short import jobs keep the template tests quick; they poll, so the exact delay does not matter.
+    srv = start_server("127.0.0.1", 0, OWNER_TOKEN, build_delay=0.05)
     yield srv
     srv.stop()
 
@@ -112,3 +116,59 @@ def make_user(owner, username, roles=None, **extra):
         r2 = owner.put(f"/api/v2/users/{username}/roles", {"roles": roles})
         assert r2.status == 200, r2
     return owner.login_as(username)
+
+
+# ---------------------------------------------------------------------- templates and versions
+MAIN_TF = 'terraform {\n  required_providers {\n    coder = { source = "coder/coder" }\n  }\n}\n'
+
+
+def make_tar(files):
+    """A ustar archive of {path: text}."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mode = 0o644
+            tf.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def upload(client, data, content_type="application/x-tar"):
+    return client.call("POST", "/api/v2/files", raw_body=data, headers={"Content-Type": content_type})
+
+
+def create_version(client, files=None, org="default", expect=201, **body):
+    """Upload `files` (default: one valid main.tf) and create a template version from it."""
+    r = upload(client, make_tar(files if files is not None else {"main.tf": MAIN_TF}))
+    assert r.status in (200, 201), r
+    req = {"storage_method": "file", "provisioner": "terraform", "file_id": r.json["hash"], **body}
+    v = client.post(f"/api/v2/organizations/{org}/templateversions", req)
+    assert v.status == expect, v
+    return v.json
+
+
+TERMINAL = ("succeeded", "failed", "canceled")
+
+
+def wait_job(client, version_id, timeout=10.0):
+    """Poll GET /templateversions/{id} until its job is terminal (bounded; no duration is asserted)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = client.get(f"/api/v2/templateversions/{version_id}")
+        assert r.status == 200, r
+        if r.json["job"]["status"] in TERMINAL or time.monotonic() > deadline:
+            return r.json
+        time.sleep(0.02)
+
+
+def create_template(client, name="tpl", org="default", version=None, **body):
+    """A template from a fresh, successfully imported version."""
+    if version is None:
+        version = create_version(client, org=org)
+        assert wait_job(client, version["id"])["job"]["status"] == "succeeded"
+    r = client.post(f"/api/v2/organizations/{org}/templates", {"name": name, "template_version_id": version["id"],
+                                                               **body})
+    assert r.status == 201, r
+    return r.json

@@ -12,7 +12,7 @@ import os
 import re
 
 import pytest
-from conftest import NIL, OWNER_TOKEN, STRONG, Client
+from conftest import MAIN_TF, NIL, OWNER_TOKEN, STRONG, Client, make_tar, wait_job
 
 from coder_emulator import start_server
 
@@ -124,6 +124,24 @@ ERRATA = {
             "roles": {"type": "array", "items": {"type": "string"}},
             "organization_roles": {"type": "object", "additionalProperties": {
                 "type": "array", "items": {"type": "string"}}}}}},
+    ("POST", "/api/v2/organizations/{organization}/templates"): {
+        "section": "6.2", "quote": "Response **201** `Template` (swagger says 200)",
+        "status": 201, "schema": ref("codersdk.Template")},
+    ("GET", "/api/v2/templates/{template}/acl/available"): {
+        # The spec declares an *array* of ACLAvailable; the reference gives one object.
+        "section": "6.5",
+        "quote": '`GET /templates/{template}/acl/available?q=&limit=` → `{"users":[ReducedUser],"groups":[Group]}`',
+        "status": 200, "schema": ref("codersdk.ACLAvailable")},
+    ("POST", "/api/v2/templates/{template}/versions/archive"): {
+        "section": "8.4", "quote": '`{"template_id": uuid, "archived_ids": [uuid]}` (swagger says Response)',
+        # The spec has no response definition for this; the shape the reference gives.
+        "status": 200, "schema": {"type": "object", "required": ["template_id", "archived_ids"], "properties": {
+            "template_id": {"type": "string", "format": "uuid"},
+            "archived_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}}}}},
+    ("POST", "/api/v2/templateversions/{templateversion}/archive"): {
+        "section": "8.4", "quote": "200 with a **bare JSON string** body", "status": 200, "schema": {"type": "string"}},
+    ("POST", "/api/v2/templateversions/{templateversion}/unarchive"): {
+        "section": "8.4", "quote": "200 with a **bare JSON string** body", "status": 200, "schema": {"type": "string"}},
     ("GET", "/api/v2/organizations/{organization}/paginated-members"): {
         # The spec declares an *array* of PaginatedMembersResponse; the reference gives one object.
         "section": "4",
@@ -145,12 +163,24 @@ DEFINITION_ERRATA = {
     ("codersdk.ReducedUser", "status"): {
         "section": "5", "quote": "Group members include active, dormant and suspended users",
         "enum": ["active", "dormant", "suspended"]},
+    # TemplateUser (the ACL's users) carries the same tag; §6.5 keeps dormant users in the ACL.
+    ("codersdk.TemplateUser", "status"): {
+        "section": "6.5", "quote": "dormant users included", "enum": ["active", "dormant", "suspended"]},
+    # TransitionStats has no json tags in Go, so its keys are the capitalised field names, and nil pointers.
+    ("codersdk.TransitionStats", None): {
+        "section": "6", "quote": '`{"P50": int|null, "P95": int|null}` in ms — **capitalised keys**',
+        "properties": {"P50": {"type": "integer", "x-nullable": True},
+                       "P95": {"type": "integer", "x-nullable": True}}},
 }
 
 
 def patched_definitions():
     definitions = json.loads(json.dumps(SPEC["definitions"]))
     for (name, prop), fix in DEFINITION_ERRATA.items():
+        if prop is None:
+            # The whole property list of a definition is wrong (e.g. the key spelling).
+            definitions[name]["properties"] = fix["properties"]
+            continue
         assert "enum" in definitions[name]["properties"][prop], (name, prop)
         definitions[name]["properties"][prop]["enum"] = fix["enum"]
     return definitions
@@ -174,10 +204,11 @@ class Op:
     function of that context."""
 
     def __init__(self, method, route, status, check, url=None, body=None, raw=None, caller="owner", pre=(),
-                 license="premium"):
+                 license="premium", headers=None):
         self.method, self.route, self.status, self.check = method, route, status, check
         self.url = url or route
         self.body, self.raw, self.caller, self.pre, self.license = body, raw, caller, pre, license
+        self.headers = headers
 
 
 def case(case_id, *args, bug=None, spec_gap=None, **kwargs):
@@ -203,6 +234,42 @@ ORG_GROUPS = f"{ORGS}/{{organization}}/groups"
 DEVS = ("POST", f"{ORGS}/default/groups", {"name": "devs", "display_name": "Developers"}, 201,
         lambda b: {"group_id": b["id"]})
 MIA_IN_DEVS = ("PATCH", f"{GROUPS}/{{group_id}}", lambda c: {"add_users": [c["mia_id"]]}, 200)
+
+
+TAR = "application/x-tar"
+TAR_BYTES = make_tar({"main.tf": MAIN_TF})
+FILES = "/api/v2/files"
+TV = "/api/v2/templateversions"
+TPLS = "/api/v2/templates"
+ORG_TPLS = f"{ORGS}/{{organization}}/templates"
+UPLOAD = ("POST", FILES, TAR_BYTES, 201, lambda b: {"file_id": b["hash"]})
+V1 = ("POST", f"{ORGS}/default/templateversions",
+      lambda c: {"storage_method": "file", "provisioner": "terraform", "file_id": c["file_id"], "name": "v1"}, 201,
+      lambda b: {"version_id": b["id"]})
+STUCK = ("POST", f"{ORGS}/default/templateversions",
+         lambda c: {"storage_method": "file", "provisioner": "terraform", "file_id": c["file_id"],
+                    "tags": {"os": "plan9"}}, 201, lambda b: {"stuck_id": b["id"]})
+
+
+def _wait(key):
+    def wait(client, ctx):
+        assert wait_job(client, ctx[key])["job"]["status"] == "succeeded"
+    return wait
+
+
+TPL = ("POST", f"{ORGS}/default/templates", lambda c: {"name": "tpl", "template_version_id": c["version_id"]}, 201,
+       lambda b: {"template_id": b["id"]})
+V2 = ("POST", f"{ORGS}/default/templateversions",
+      lambda c: {"storage_method": "file", "provisioner": "terraform", "file_id": c["file_id"], "name": "v2",
+                 "template_id": c["template_id"]}, 201, lambda b: {"version2_id": b["id"]})
+WITH_VERSION = [UPLOAD, V1, _wait("version_id")]
+WITH_TEMPLATE = [*WITH_VERSION, TPL]
+WITH_TWO = [*WITH_TEMPLATE, V2, _wait("version2_id")]
+
+
+def _workspace(client, ctx):
+    r = client.call("POST", "/__emulator/workspaces", {"owner": "mia", "name": "w", "template": "tpl"}, token=None)
+    assert r.status == 201, r
 
 
 def names(items, key="username"):
@@ -339,6 +406,96 @@ OPERATIONS = [
          body=lambda c: {"name": "devs2", "quota_allowance": 5, "add_users": [c["mia_id"]]}),
     case("group-delete", "DELETE", f"{GROUPS}/{{group}}", 200,
          lambda b, c: b == {"message": "Successfully deleted group!"}, url=f"{GROUPS}/{{group_id}}", pre=[DEVS]),
+    # ---- files, template versions, templates (§6, §7, §8)
+    case("file-upload", "POST", FILES, 201, lambda b, c: re.match(FORMATS["uuid"], b["hash"]), raw=TAR_BYTES,
+         headers={"Content-Type": TAR}),
+    case("file-upload-dedup", "POST", FILES, 200, lambda b, c: b == {"hash": c["file_id"]}, raw=TAR_BYTES,
+         headers={"Content-Type": TAR}, pre=[UPLOAD]),
+    case("file-download", "GET", f"{FILES}/{{fileID}}", 200, lambda raw, c: raw == TAR_BYTES,
+         url=f"{FILES}/{{file_id}}", pre=[UPLOAD]),
+    case("templateversion-create", "POST", f"{ORGS}/{{organization}}/templateversions", 201,
+         lambda b, c: (b["name"], b["template_id"], b["matched_provisioners"]["count"]) == ("v1", NIL, 1),
+         url=f"{ORGS}/default/templateversions", pre=[UPLOAD],
+         body=lambda c: {"storage_method": "file", "provisioner": "terraform", "file_id": c["file_id"], "name": "v1"}),
+    case("templateversion-get", "GET", f"{TV}/{{templateversion}}", 200,
+         lambda b, c: (b["id"], b["job"]["status"]) == (c["version_id"], "succeeded"), url=f"{TV}/{{version_id}}",
+         pre=WITH_VERSION),
+    case("templateversion-get-pending", "GET", f"{TV}/{{templateversion}}", 200,
+         lambda b, c: b["job"]["status"] == "pending" and b["matched_provisioners"]["count"] == 0,
+         url=f"{TV}/{{stuck_id}}", pre=[UPLOAD, STUCK]),
+    case("templateversion-patch", "PATCH", f"{TV}/{{templateversion}}", 200,
+         lambda b, c: (b["name"], b["message"]) == ("renamed", "m"), url=f"{TV}/{{version_id}}",
+         body={"name": "renamed", "message": "m"}, pre=WITH_VERSION),
+    case("templateversion-cancel", "PATCH", f"{TV}/{{templateversion}}/cancel", 200,
+         lambda b, c: b == {"message": "Job has been marked as canceled..."}, url=f"{TV}/{{stuck_id}}/cancel",
+         pre=[UPLOAD, STUCK]),
+    case("templateversion-logs", "GET", f"{TV}/{{templateversion}}/logs", 200,
+         lambda b, c: "Setting up" in {entry["stage"] for entry in b}, url=f"{TV}/{{version_id}}/logs",
+         pre=WITH_VERSION),
+    case("templateversion-variables", "GET", f"{TV}/{{templateversion}}/variables", 200, lambda b, c: b == [],
+         url=f"{TV}/{{version_id}}/variables", pre=WITH_VERSION),
+    case("templateversion-rich-parameters", "GET", f"{TV}/{{templateversion}}/rich-parameters", 200,
+         lambda b, c: b == [], url=f"{TV}/{{version_id}}/rich-parameters", pre=WITH_VERSION),
+    case("templateversion-archive", "POST", f"{TV}/{{templateversion}}/archive", 200,
+         lambda b, c: b == f'template version "{c["version2_id"]}" archived', url=f"{TV}/{{version2_id}}/archive",
+         pre=WITH_TWO),
+    case("templateversion-unarchive", "POST", f"{TV}/{{templateversion}}/unarchive", 200,
+         lambda b, c: b == f'template version "{c["version2_id"]}" unarchived',
+         url=f"{TV}/{{version2_id}}/unarchive", pre=[*WITH_TWO, ("POST", f"{TV}/{{version2_id}}/archive", None, 200)]),
+    case("template-versions-archive", "POST", f"{TPLS}/{{template}}/versions/archive", 200,
+         lambda b, c: b == {"template_id": c["template_id"], "archived_ids": [c["version2_id"]]},
+         url=f"{TPLS}/{{template_id}}/versions/archive", body={"all": True}, pre=WITH_TWO),
+    case("template-create", "POST", ORG_TPLS, 201,
+         lambda b, c: (b["name"], b["active_version_id"], b["activity_bump_ms"]) == ("tpl", c["version_id"], 3600000),
+         url=f"{ORGS}/default/templates", body=lambda c: {"name": "tpl", "template_version_id": c["version_id"]},
+         pre=WITH_VERSION),
+    case("templates-by-organization", "GET", ORG_TPLS, 200, lambda b, c: names(b, "name") == ["tpl"],
+         url=f"{ORGS}/default/templates", pre=WITH_TEMPLATE),
+    case("templates-list", "GET", TPLS, 200, lambda b, c: [t["id"] for t in b] == [c["template_id"]],
+         url=f"{TPLS}?q=exact_name:tpl", pre=WITH_TEMPLATE),
+    case("template-by-name", "GET", f"{ORG_TPLS}/{{templatename}}", 200,
+         lambda b, c: b["id"] == c["template_id"], url=f"{ORGS}/default/templates/TPL", pre=WITH_TEMPLATE),
+    case("template-get", "GET", f"{TPLS}/{{template}}", 200,
+         lambda b, c: b["build_time_stats"]["start"] == {"P50": None, "P95": None}, url=f"{TPLS}/{{template_id}}",
+         pre=WITH_TEMPLATE),
+    case("template-patch", "PATCH", f"{TPLS}/{{template}}", 200,
+         lambda b, c: (b["display_name"], b["default_ttl_ms"]) == ("Tpl", 3600000), url=f"{TPLS}/{{template_id}}",
+         body={"display_name": "Tpl", "default_ttl_ms": 3600000}, pre=WITH_TEMPLATE),
+    case("template-delete", "DELETE", f"{TPLS}/{{template}}", 200,
+         lambda b, c: b == {"message": "Template has been deleted!"}, url=f"{TPLS}/{{template_id}}",
+         pre=WITH_TEMPLATE),
+    case("template-versions", "GET", f"{TPLS}/{{template}}/versions", 200,
+         lambda b, c: [v["id"] for v in b] == [c["version_id"], c["version2_id"]],
+         url=f"{TPLS}/{{template_id}}/versions", pre=WITH_TWO),
+    case("template-version-by-name", "GET", f"{TPLS}/{{template}}/versions/{{templateversionname}}", 200,
+         lambda b, c: b["id"] == c["version2_id"], url=f"{TPLS}/{{template_id}}/versions/v2", pre=WITH_TWO,
+         spec_gap="the spec declares an array of TemplateVersion; the handler writes one TemplateVersion"),
+    case("org-template-version-by-name", "GET", f"{ORG_TPLS}/{{templatename}}/versions/{{templateversionname}}", 200,
+         lambda b, c: b["id"] == c["version2_id"], url=f"{ORGS}/default/templates/tpl/versions/v2", pre=WITH_TWO),
+    case("org-template-version-previous", "GET",
+         f"{ORG_TPLS}/{{templatename}}/versions/{{templateversionname}}/previous", 200,
+         lambda b, c: b["id"] == c["version_id"], url=f"{ORGS}/default/templates/tpl/versions/v2/previous",
+         pre=WITH_TWO),
+    case("org-template-version-previous-none", "GET",
+         f"{ORG_TPLS}/{{templatename}}/versions/{{templateversionname}}/previous", 204, None,
+         url=f"{ORGS}/default/templates/tpl/versions/v1/previous", pre=WITH_TEMPLATE),
+    case("template-promote", "PATCH", f"{TPLS}/{{template}}/versions", 200,
+         lambda b, c: b == {"message": "Updated the active template version!"},
+         url=f"{TPLS}/{{template_id}}/versions", body=lambda c: {"id": c["version2_id"]}, pre=WITH_TWO),
+    case("template-acl-get", "GET", f"{TPLS}/{{template}}/acl", 200,
+         lambda b, c: b["users"] == [] and [(g["id"], g["role"]) for g in b["group"]] == [(c["org_id"], "use")],
+         url=f"{TPLS}/{{template_id}}/acl", pre=WITH_TEMPLATE),
+    case("template-acl-get-users", "GET", f"{TPLS}/{{template}}/acl", 200,
+         lambda b, c: [(u["username"], u["status"], u["role"]) for u in b["users"]] == [("mia", "dormant", "admin")],
+         url=f"{TPLS}/{{template_id}}/acl",
+         pre=[*WITH_TEMPLATE, ("PATCH", f"{TPLS}/{{template_id}}/acl", lambda c: {"user_perms": {c["mia_id"]: "admin"}},
+                               200)]),
+    case("template-acl-patch", "PATCH", f"{TPLS}/{{template}}/acl", 200,
+         lambda b, c: b == {"message": "Successfully updated template ACL list."}, url=f"{TPLS}/{{template_id}}/acl",
+         body=lambda c: {"user_perms": {c["mia_id"]: "use"}, "group_perms": {c["org_id"]: ""}}, pre=WITH_TEMPLATE),
+    case("template-acl-available", "GET", f"{TPLS}/{{template}}/acl/available", 200,
+         lambda b, c: names(b["users"]) == ["admin", "mia"] and names(b["groups"], "name") == ["Everyone"],
+         url=f"{TPLS}/{{template_id}}/acl/available", pre=WITH_TEMPLATE),
     # ---- errors: codersdk.Response bodies (§1.4) with the status the reference gives
     case("error-400-validation", "POST", USERS, 400,
          lambda b, c: b["message"] == "Validation failed." and b["validations"][0]["field"] == "username",
@@ -391,6 +548,52 @@ OPERATIONS = [
          license="none"),
     case("error-404-group", "GET", f"{ORG_GROUPS}/{{groupName}}", 404, lambda b, c: "message" in b,
          url=f"{ORGS}/default/groups/DEVS", pre=[DEVS]),
+    case("error-400-file-content-type", "POST", FILES, 400,
+         lambda b, c: b == {"message": 'Unsupported content type header "application/json".'}, raw=b"{}",
+         headers={"Content-Type": "application/json"}),
+    case("error-400-file-id", "GET", f"{FILES}/{{fileID}}", 400,
+         lambda b, c: b == {"message": "File id must be a valid UUID."}, url=f"{FILES}/abc"),
+    case("error-404-version-file", "POST", f"{ORGS}/{{organization}}/templateversions", 404,
+         lambda b, c: b == {"message": "File not found."}, url=f"{ORGS}/default/templateversions",
+         body={"storage_method": "file", "provisioner": "terraform",
+               "file_id": "6f1c3a80-0000-4000-8000-000000000000"}),
+    case("error-409-version-name", "POST", f"{ORGS}/{{organization}}/templateversions", 409,
+         lambda b, c: b["validations"][0]["field"] == "name", url=f"{ORGS}/default/templateversions",
+         body=lambda c: {"storage_method": "file", "provisioner": "terraform", "file_id": c["file_id"], "name": "v1",
+                         "template_id": c["template_id"]}, pre=WITH_TEMPLATE),
+    case("error-403-variables-pending", "GET", f"{TV}/{{templateversion}}/variables", 403,
+         lambda b, c: b == {"message": "Template version job has not finished"}, url=f"{TV}/{{stuck_id}}/variables",
+         pre=[UPLOAD, STUCK]),
+    case("error-425-rich-parameters-pending", "GET", f"{TV}/{{templateversion}}/rich-parameters", 425,
+         lambda b, c: "message" in b, url=f"{TV}/{{stuck_id}}/rich-parameters", pre=[UPLOAD, STUCK]),
+    case("error-400-cancel-completed", "PATCH", f"{TV}/{{templateversion}}/cancel", 400,
+         lambda b, c: b == {"message": "Job has already completed!"}, url=f"{TV}/{{version_id}}/cancel",
+         pre=WITH_VERSION),
+    case("error-403-promote-pending", "PATCH", f"{TPLS}/{{template}}/versions", 403,
+         lambda b, c: b["message"] == "Only versions that have been built successfully can be promoted.",
+         url=f"{TPLS}/{{template_id}}/versions", body=lambda c: {"id": c["stuck_id"]},
+         pre=[*WITH_TEMPLATE, ("POST", f"{ORGS}/default/templateversions",
+                               lambda c: {"storage_method": "file", "provisioner": "terraform", "file_id": c["file_id"],
+                                          "template_id": c["template_id"], "tags": {"os": "plan9"}}, 201,
+                               lambda b: {"stuck_id": b["id"]})]),
+    case("error-409-template-name", "POST", ORG_TPLS, 409,
+         lambda b, c: b["message"] == 'Template with name "tpl" already exists.', url=f"{ORGS}/default/templates",
+         body=lambda c: {"name": "tpl", "template_version_id": c["version_id"]}, pre=WITH_TEMPLATE),
+    case("error-404-template-version", "POST", ORG_TPLS, 404,
+         lambda b, c: b["validations"][0]["field"] == "template_version_id", url=f"{ORGS}/default/templates",
+         body={"name": "tpl", "template_version_id": "6f1c3a80-0000-4000-8000-000000000000"}),
+    case("error-400-template-patch", "PATCH", f"{TPLS}/{{template}}", 400,
+         lambda b, c: b["message"] == "Invalid request to update template metadata!", url=f"{TPLS}/{{template_id}}",
+         body={"failure_ttl_ms": 10}, pre=WITH_TEMPLATE),
+    case("error-400-template-workspaces", "DELETE", f"{TPLS}/{{template}}", 400,
+         lambda b, c: b == {"message": "All workspaces must be deleted before a template can be removed."},
+         url=f"{TPLS}/{{template_id}}", pre=[*WITH_TEMPLATE, _workspace]),
+    case("error-400-template-acl", "PATCH", f"{TPLS}/{{template}}/acl", 400,
+         lambda b, c: b["validations"] == [{"field": "user_perms", "detail": "x is not a valid UUID."}],
+         url=f"{TPLS}/{{template_id}}/acl", body={"user_perms": {"x": "use"}}, pre=WITH_TEMPLATE),
+    case("error-403-template-acl-unlicensed", "GET", f"{TPLS}/{{template}}/acl", 403,
+         lambda b, c: b == {"message": "Template RBAC is a Premium feature. Contact sales!"},
+         url=f"{TPLS}/6f1c3a80-0000-4000-8000-000000000000/acl", caller=None, license="none"),
     case("error-409-duplicate-group", "POST", ORG_GROUPS, 409,
          lambda b, c: b["message"] == 'A group named "devs" already exists.', url=f"{ORGS}/default/groups",
          body={"name": "devs"}, pre=[DEVS]),
@@ -445,8 +648,15 @@ def setup_world(emu):
 def test_operation_conforms(op, emu, unlicensed):
     client = emu if op.license == "premium" else Client(unlicensed.url)
     ctx = setup_world(client) if op.license == "premium" else {}
-    for method, url, body, status, *capture in op.pre:
-        result = client.call(method, url.format(**ctx), body(ctx) if callable(body) else body)
+    for step in op.pre:
+        if callable(step):
+            step(client, ctx)
+            continue
+        method, url, body, status, *capture = step
+        if isinstance(body, bytes):
+            result = client.call(method, url.format(**ctx), raw_body=body, headers={"Content-Type": TAR})
+        else:
+            result = client.call(method, url.format(**ctx), body(ctx) if callable(body) else body)
         assert result.status == status, (method, url, result)
         for extract in capture:
             ctx.update(extract(result.json))
@@ -455,12 +665,15 @@ def test_operation_conforms(op, emu, unlicensed):
     assert route_regex(op.route).match(url.split("?")[0]), f"{url} does not match {op.route}"
     token = {"owner": "default", None: None, "bogus": BOGUS_TOKEN}[op.caller]
     body = op.body(ctx) if callable(op.body) else op.body
-    result = client.call(op.method, url, body, token=token, raw_body=op.raw)
+    result = client.call(op.method, url, body, token=token, raw_body=op.raw, headers=op.headers)
 
     assert result.status == status, f"expected {status} ({source}), got {result!r}"
     if schema is None:
+        if op.check is not None:
+            # A raw (non-JSON) success body, e.g. a file download: the check gets the bytes.
+            assert op.check(result.raw, ctx), f"unexpected body: {result.raw[:200]!r}"
+            return
         assert result.raw == b"", f"{op.method} {op.route} has no response schema but the body is {result.raw!r}"
-        assert op.check is None
         return
     assert result.headers.get("Content-Type", "").startswith("application/json"), result.headers
     assert result.json is not None, f"body is not JSON: {result.raw!r}"
@@ -483,6 +696,19 @@ REQUIRED = {
     ("GET", ORG_GROUPS), ("POST", ORG_GROUPS), ("GET", f"{ORG_GROUPS}/{{groupName}}"),
     ("GET", f"{ORG_GROUPS}/{{groupName}}/members"), ("GET", GROUPS), ("GET", f"{GROUPS}/{{group}}"),
     ("PATCH", f"{GROUPS}/{{group}}"), ("DELETE", f"{GROUPS}/{{group}}"), ("GET", f"{GROUPS}/{{group}}/members"),
+    ("POST", FILES), ("GET", f"{FILES}/{{fileID}}"), ("POST", f"{ORGS}/{{organization}}/templateversions"),
+    ("GET", f"{TV}/{{templateversion}}"), ("PATCH", f"{TV}/{{templateversion}}"),
+    ("PATCH", f"{TV}/{{templateversion}}/cancel"), ("GET", f"{TV}/{{templateversion}}/logs"),
+    ("GET", f"{TV}/{{templateversion}}/variables"), ("GET", f"{TV}/{{templateversion}}/rich-parameters"),
+    ("POST", f"{TV}/{{templateversion}}/archive"), ("POST", f"{TV}/{{templateversion}}/unarchive"),
+    ("POST", f"{TPLS}/{{template}}/versions/archive"), ("GET", ORG_TPLS), ("POST", ORG_TPLS), ("GET", TPLS),
+    ("GET", f"{ORG_TPLS}/{{templatename}}"), ("GET", f"{TPLS}/{{template}}"), ("PATCH", f"{TPLS}/{{template}}"),
+    ("DELETE", f"{TPLS}/{{template}}"), ("GET", f"{TPLS}/{{template}}/versions"),
+    ("PATCH", f"{TPLS}/{{template}}/versions"), ("GET", f"{TPLS}/{{template}}/versions/{{templateversionname}}"),
+    ("GET", f"{ORG_TPLS}/{{templatename}}/versions/{{templateversionname}}"),
+    ("GET", f"{ORG_TPLS}/{{templatename}}/versions/{{templateversionname}}/previous"),
+    ("GET", f"{TPLS}/{{template}}/acl"), ("PATCH", f"{TPLS}/{{template}}/acl"),
+    ("GET", f"{TPLS}/{{template}}/acl/available"),
 }
 
 
