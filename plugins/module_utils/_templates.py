@@ -378,8 +378,8 @@ def plan_template(client, want, files, local_manifest, push):
         if template is not None:
             plan.action = "delete"
             plan.before.update({"name": template["name"], **template_summary(template)})
-            plan.steps.append(Step(f"delete {label}", lambda c, context: c.request("DELETE",
-                                                                                    f"/templates/{template['id']}")))
+            template_path = f"/templates/{template['id']}"
+            plan.steps.append(Step(f"delete {label}", lambda c, context: c.request("DELETE", template_path)))
         return plan
 
     check_licensed(client, want["settings"], want["acl"])

@@ -15,6 +15,10 @@
                                            marks a group as created by IdP group sync (no API route can)
 * POST   /__emulator/license           -> 204, body {"license": "premium"|"none"}; the deployment gains or loses
                                            its license until the next reset (as when a license expires)
+* POST   /__emulator/version           -> 204, body {"version": "v2.33.2"}; the server version (and its behaviour
+                                           profile) until the next reset
+* POST   /__emulator/provisioners      -> 204, body {"count": N}; how many provisioner daemons run, until the next
+                                           reset (0: new jobs stay pending, unmatched)
 * GET    /__emulator/state             -> debug dump of the state, without tokens or password hashes
 
 They are neither authenticated nor logged, so using them never disturbs what a test asserts about
@@ -83,6 +87,20 @@ def handle_testing(req) -> Resp:
             return json_resp(400, {"message": 'Body must be {"license": "premium"|"none"}.'})
         with state.lock:
             state.license = body["license"]
+        return empty(204)
+    elif path == "/__emulator/version" and method == "POST":
+        body = _body(req)
+        if isinstance(body, Exception) or not isinstance(body, dict) or not isinstance(body.get("version"), str):
+            return json_resp(400, {"message": 'Body must be {"version": "vX.Y.Z"}.'})
+        with state.lock:
+            state.set_version(body["version"])
+        return empty(204)
+    elif path == "/__emulator/provisioners" and method == "POST":
+        body = _body(req)
+        count = body.get("count") if isinstance(body, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            return json_resp(400, {"message": 'Body must be {"count": N} with N >= 0.'})
+        state.set_provisioners(count)
         return empty(204)
     elif path == "/__emulator/workspaces" and method == "POST":
         body = _body(req)

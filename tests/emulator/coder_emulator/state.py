@@ -254,6 +254,10 @@ class State:
         # The license the emulator started with; /__emulator/license changes self.license until a reset.
         self.initial_license = license
         self.license = license
+        # The version and provisioners the emulator started with; /__emulator/version and
+        # /__emulator/provisioners change them until a reset.
+        self.initial_version = version
+        self.initial_provisioner_count = self.provisioner_count
         self.version = version
         self.version_tuple = parse_version(version)
         self.seed = seed or {}
@@ -264,6 +268,8 @@ class State:
     def reset(self):
         with self.lock:
             self.license = self.initial_license
+            self.set_version(self.initial_version)
+            self.provisioner_count = self.initial_provisioner_count
             self.users: dict[str, User] = {}
             self.users_by_username: dict[str, User] = {}
             self.users_by_email: dict[str, User] = {}
@@ -288,14 +294,23 @@ class State:
             self.default_org = self.add_org("coder", "Coder", is_default=True, created_at=t)
             self.owner = self.add_user("admin", "admin@coder.test", status="active", roles=["owner"], created_at=t)
             self.add_member(self.default_org.id, self.owner.id)
-            # Built-in provisioner daemons (coderd --provisioner-daemons) serve the default organization only.
-            self.provisioners = [Provisioner(id=new_uuid(), name=f"emulator-provisioner-{i + 1}",
-                                             organization_id=self.default_org.id,
-                                             tags={"scope": "organization", "owner": ""}, free_at=t)
-                                 for i in range(self.provisioner_count)]
+            self.set_provisioners(self.provisioner_count, t)
             key_id, secret = split_api_token(self.owner_token)
             self._store_key(key_id, secret, self.owner.id, "password", SESSION_LIFETIME)
             self._apply_seed()
+
+    def set_version(self, version):
+        self.version = version
+        self.version_tuple = parse_version(version)
+
+    def set_provisioners(self, count, free_at=None):
+        """Built-in provisioner daemons (coderd --provisioner-daemons) serve the default organization only."""
+        with self.lock:
+            self.provisioner_count = max(int(count), 0)
+            self.provisioners = [Provisioner(id=new_uuid(), name=f"emulator-provisioner-{i + 1}",
+                                             organization_id=self.default_org.id,
+                                             tags={"scope": "organization", "owner": ""}, free_at=free_at or now())
+                                 for i in range(self.provisioner_count)]
 
     def _apply_seed(self):
         for o in self.seed.get("organizations", []):

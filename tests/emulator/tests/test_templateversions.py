@@ -333,3 +333,22 @@ def test_archive_unused_versions(emu):
     r = emu.post(url, {"all": True})
     assert r.json["archived_ids"] == [ok["id"]]  # never the active version
     assert emu.post(url, {"all": True}).json["archived_ids"] is None
+
+
+def test_runtime_switches_for_provisioners_and_version_last_until_reset(server):
+    import json
+    import urllib.request
+
+    def post(path, body):
+        request = urllib.request.Request(server.url + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+
+    assert post("/__emulator/provisioners", {"count": 0}) == 204
+    assert server.app.state.provisioners == []
+    assert post("/__emulator/version", {"version": "v2.33.2"}) == 204
+    assert server.app.state.version_tuple == (2, 33, 2)
+    assert post("/__emulator/reset", {}) == 204
+    assert len(server.app.state.provisioners) == 1
+    assert server.app.state.version_tuple >= (2, 34, 0)
