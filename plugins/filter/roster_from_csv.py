@@ -21,6 +21,21 @@ def _split(cell):
     return [part.strip() for part in (cell or "").split(";") if part.strip()]
 
 
+GROUP_NAME_RULE = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
+
+
+def _row_groups(cell, username, line):
+    groups = _split(cell)
+    for group in groups:
+        if group == "Everyone":
+            raise AnsibleFilterError(f"roster line {line}: '{username}' lists the group Everyone, which always holds "
+                                     "every member of the organization; leave it out of the groups column.")
+        if len(group) > 255 or not GROUP_NAME_RULE.match(group) or group.lower() in ("new", "create"):
+            raise AnsibleFilterError(f"roster line {line}: '{group}' is not a valid Coder group name (letters, digits "
+                                     "and single hyphens).")
+    return groups
+
+
 def _row_to_user(row, line):
     def fail(message):
         raise AnsibleFilterError(f"roster line {line}: {message}")
@@ -33,7 +48,7 @@ def _row_to_user(row, line):
     email = row.get("email") or ""
     if not EMAIL_RULE.match(email):
         fail(f"email '{email}' of '{username}' is not an email address.")
-    user = {"username": username, "email": email}
+    user = {"username": username, "email": email, "source": f"roster line {line}"}
     if row.get("name"):
         user["name"] = row["name"]
     login_type = (row.get("login_type") or "").lower()
@@ -65,21 +80,26 @@ def roster_from_csv(text, groups=None, purge_members=True):
             continue
         if header is None:
             header = [cell.strip().lower() for cell in row]
+            # Spreadsheets often export empty trailing columns; they carry nothing.
+            while header and not header[-1]:
+                header.pop()
             unknown = [column for column in header if column not in COLUMNS]
             missing = [column for column in REQUIRED if column not in header]
             if unknown or missing:
                 raise AnsibleFilterError(f"roster line {line}: the header must name the columns {', '.join(COLUMNS)}"
                                          f" (username and email required); unknown: {unknown}, missing: {missing}.")
             continue
-        if len(row) != len(header):
+        extra = row[len(header):]
+        if len(row) < len(header) or any(cell.strip() for cell in extra):
             raise AnsibleFilterError(f"roster line {line}: {len(row)} cells where the header has {len(header)}.")
-        user = _row_to_user({column: cell.strip() for column, cell in zip(header, row)}, line)
+        cells = {column: cell.strip() for column, cell in zip(header, row)}
+        user = _row_to_user(cells, line)
         for key in (user["username"].lower(), user["email"].lower()):
             if key in seen:
                 raise AnsibleFilterError(f"roster line {line}: '{key}' is already on line {seen[key]}.")
             seen[key] = line
         users.append(user)
-        for group in _split(dict(zip(header, row)).get("groups")):
+        for group in _row_groups(cells.get("groups"), user["username"], line):
             memberships.setdefault(group, []).append(user["username"])
     return {"users": users, "groups": _merge_groups(groups or [], memberships, purge_members)}
 

@@ -121,7 +121,7 @@ def resolve_members(client, references, organization, directory=None, field="mem
 
 def _lookup_user(client, reference):
     if is_uuid(reference):
-        return client.get_or_none(f"/users/{reference}")
+        return client.get_or_none(f"/users/{reference.lower()}")
     if "@" in reference:
         for user in client.paginate("/users", "users", params={"q": reference}):
             if (user.get("email") or "").lower() == reference.lower():
@@ -212,8 +212,13 @@ def _plan_create(plan, desired, organization, wanted_members, label):
 def _patch(client, context, group_id, body):
     # A whole-roster run plans groups before the users it creates have ids; it maps placeholders to ids here.
     id_map = context.get("id_map") or {}
-    if id_map and body.get("add_users"):
-        body = dict(body, add_users=[id_map.get(user_id, user_id) for user_id in body["add_users"]])
+    if body.get("add_users") and any(":" in user_id for user_id in body["add_users"]):
+        mapped = [id_map.get(user_id, user_id) for user_id in body["add_users"]]
+        # A placeholder left unmapped is a user whose creation failed: add the others, report it.
+        context.setdefault("skipped_members", []).extend(u.split(":", 1)[1] for u in mapped if ":" in u)
+        body = dict(body, add_users=[u for u in mapped if ":" not in u])
+        if not any(value for key, value in body.items()):
+            return False
     context["group"] = client.request("PATCH", f"/groups/{group_id}", body=body).body
 
 

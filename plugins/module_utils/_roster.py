@@ -46,34 +46,45 @@ class RosterPlan:
                 for label, plan in self.all_plans() if plan.changed]
 
     def summary(self):
-        users = {"created": 0, "updated": 0, "unchanged": 0, "suspended": 0, "deleted": 0}
-        for _label, plan in self.users + self.absent:
-            if plan.action == "create":
-                users["created"] += 1
-            elif plan.action == "delete":
-                users["deleted"] += 1
-            elif plan.changed:
-                users["updated"] += 1
-            else:
-                users["unchanged"] += 1
-            if plan.after.get("status") == "suspended":
+        """Counts of what was done (after ``apply_roster``) or would be done (check mode): failed changes and
+        changes the server showed were not needed are not counted as made."""
+        users = {"created": 0, "updated": 0, "unchanged": 0, "suspended": 0, "deleted": 0, "failed": 0}
+        for _label, plan in self.users:
+            outcome = _outcome(plan)
+            users[{"create": "created", "delete": "deleted"}.get(plan.action, "updated") if outcome == "done"
+                  else outcome] += 1
+            if outcome == "done" and plan.after.get("status") == "suspended":
                 users["suspended"] += 1
-        groups = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+        for _label, plan in self.absent:
+            outcome = _outcome(plan)
+            users[("deleted" if plan.action == "delete" else "suspended") if outcome == "done" else outcome] += 1
+        groups = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "failed": 0}
         members = {"added": 0, "removed": 0}
         for _label, plan in self.groups:
-            outcome = "updated" if plan.changed else "unchanged"
-            groups[{"create": "created", "delete": "deleted"}.get(plan.action, outcome)] += 1
-            members["added"] += len(plan.members_added)
-            members["removed"] += len(plan.members_removed)
-        templates = {"access_updated": sum(plan.changed for _label, plan in self.templates)}
+            outcome = _outcome(plan)
+            groups[{"create": "created", "delete": "deleted"}.get(plan.action, "updated") if outcome == "done"
+                   else outcome] += 1
+            if outcome == "done":
+                members["added"] += len(plan.members_added)
+                members["removed"] += len(plan.members_removed)
+        templates = {"access_updated": sum(_outcome(plan) == "done" for _label, plan in self.templates)}
         return {"users": users, "groups": groups, "members": members, "templates": templates}
+
+
+def _outcome(plan):
+    """"done", "unchanged" or "failed" for one object's plan, from what applying it did when it was applied."""
+    if getattr(plan, "failed", False):
+        return "failed"
+    applied = getattr(plan, "applied", None)
+    changed = plan.changed if applied is None else bool(applied)
+    return "done" if changed else "unchanged"
 
 
 def desired_users(items):
     """DesiredUser per item (coder_user's options), failing on the first invalid one, naming its index."""
     result, seen = [], {}
     for index, item in enumerate(items or []):
-        where = f"users[{index}]"
+        where = _where("users", index, item)
         try:
             desired = DesiredUser.from_params(dict(item, username=item.get("username") or ""))
         except CoderInputError as error:
@@ -88,14 +99,9 @@ def desired_users(items):
 
 
 def desired_groups(items):
-    result, seen = [], set()
+    result = []
     for index, item in enumerate(items or []):
-        where = f"groups[{index}]."
-        desired = DesiredGroup.from_params(item, prefix=where)
-        key = ((desired.organization or "default").lower(), desired.name)
-        if key in seen:
-            raise CoderInputError(f"groups[{index}]", f"group '{desired.name}' appears twice in that organization.")
-        seen.add(key)
+        desired = DesiredGroup.from_params(item, prefix=_where("groups", index, item) + ".")
         result.append((desired, item.get("state") or "present"))
     return result
 
@@ -110,24 +116,42 @@ def plan_roster(client, users, groups, absent_users="ignore"):
     for organization_name in _organizations_with_roles(roster_users):
         prefetch_org_members(client, client.organization(organization_name)["id"])
     future = dict(directory.by_id)
-    for desired, state in roster_users:
+    leaving = set()
+    for index, (desired, state) in enumerate(roster_users):
         # As in coder_user: deleting goes by username alone.
         current = directory.find(desired.username, desired.email if state == "present" else None)
-        user_plan = _with_label(plan_user(client, desired, current, state), desired.username)
+        _bring_back(plan, desired, current, state, absent_users)
+        where = _where("users", index, users[index])
+        try:
+            user_plan = _with_label(plan_user(client, desired, current, state), desired.username)
+        except CoderInputError as error:
+            raise CoderInputError(f"{where}.{error.field}", error.message) from None
         plan.users.append((f"user {desired.username}", user_plan))
         _project(client, future, desired, current, state)
+        if state == "absent" and current is not None:
+            leaving.update({current["username"].lower(), (current.get("email") or "").lower(), current["id"]})
 
     future_directory = UserDirectory(future.values())
-    listings = {}
-    for desired, state in roster_groups:
+    listings, seen = {}, {}
+    for index, (desired, state) in enumerate(roster_groups):
         organization = client.organization(desired.organization)
+        where = _where("groups", index, groups[index])
+        key = (organization["id"], desired.name)
+        if key in seen:
+            raise CoderInputError(where, f"group '{desired.name}' of organization '{organization['name']}' is also "
+                                  f"{seen[key]}; list each group once.")
+        seen[key] = where
+        leaving_members = [m for m in desired.members or [] if m.lower() in leaving] if state == "present" else []
+        if leaving_members:
+            raise CoderInputError(f"{where}.members", f"{', '.join(repr(m) for m in leaving_members)} "
+                                  "is deleted by this roster (state: absent); remove them from the group's members.")
         if organization["id"] not in listings:
             listings[organization["id"]] = {group["name"]: group for group in list_groups(client, organization)}
         current = listings[organization["id"]].get(desired.name)
         wanted = None
         if desired.members is not None and state == "present":
             wanted = resolve_members(client, desired.members, organization, future_directory,
-                                     field=f"groups '{desired.name}' members")
+                                     field=f"{where}.members")
         group_plan = plan_group(desired, current, organization, wanted, state)
         plan.warnings.extend(group_plan.warnings)
         plan.groups.append((f"group {organization['name']}/{desired.name}", group_plan))
@@ -178,26 +202,46 @@ def apply_roster(client, plan):
     thousand-person roster. Returns (errors, whether anything was written)."""
     errors, changed = [], False
     id_map = {}
-    for _label, user_plan in plan.users:
-        context = {}
-        try:
-            user_plan.apply(client, context)
-        except CoderError as error:
-            errors.append(f"{context.get('step', user_plan.action)}: {error}")
-            continue
-        finally:
-            changed = changed or bool(context.get("changed"))
-        if user_plan.action == "create":
-            id_map[PENDING_PREFIX + user_plan.username.lower()] = context["user"]["id"]
-    for _label, other_plan in plan.groups + plan.templates + plan.absent:
+    for _label, one_plan in plan.all_plans():
         context = {"id_map": id_map}
+        one_plan.failed = False
         try:
-            other_plan.apply(client, context)
+            one_plan.apply(client, context)
         except CoderError as error:
-            errors.append(f"{context.get('step', other_plan.action)}: {error}")
-        finally:
-            changed = changed or bool(context.get("changed"))
+            one_plan.failed = True
+            errors.append(f"{context.get('step', one_plan.action)}: {error}")
+        one_plan.applied = context.get("changed") or []
+        changed = changed or bool(one_plan.applied)
+        if context.get("user") and getattr(one_plan, "username", None):
+            # Also after a later step failed: the user exists, and groups of this run may add them.
+            id_map[PENDING_PREFIX + one_plan.username.lower()] = context["user"]["id"]
+        skipped = [name.lower() for name in context.get("skipped_members") or []]
+        if skipped:
+            one_plan.members_added = [name for name in one_plan.members_added if name.lower() not in skipped]
+        for username in context.get("skipped_members") or []:
+            errors.append(f"{context.get('step', one_plan.action)}: '{username}' was not added, since creating "
+                          "the user failed")
+    plan.absent_users = [username for username, (_label, one_plan) in zip(plan.absent_users, plan.absent)
+                         if not one_plan.failed]
     return errors, changed
+
+
+def _where(kind, index, item):
+    """How an entry is named in messages: its index, and its source (a CSV line) when it has one."""
+    source = item.get("source") if isinstance(item, dict) else None
+    return f"{kind}[{index}]" + (f" ({source})" if source else "")
+
+
+def _bring_back(plan, desired, current, state, absent_users):
+    """Someone back in the roster whom offboarding suspended: reactivated when the roster offboards by
+    suspension (it undoes its own work), otherwise a warning."""
+    if state != "present" or current is None or current.get("status") != "suspended" or desired.suspended is not None:
+        return
+    if absent_users == "suspend":
+        desired.suspended = False
+    else:
+        plan.warnings.append(f"User '{current['username']}' is in the roster but suspended; set suspended: false "
+                             "for them (or run with absent_users: suspend) to reactivate them.")
 
 
 def _with_label(user_plan, username):
@@ -227,8 +271,11 @@ def _project(client, future, desired, current, state):
         key = PENDING_PREFIX + desired.username.lower()
         future[key] = {"id": key, "username": desired.username, "email": desired.email or "",
                        "organization_ids": org_ids or [client.organization(None)["id"]]}
-    elif org_ids is not None:
-        future[current["id"]] = dict(current, organization_ids=org_ids)
+        return
+    projected = dict(current, username=desired.username)  # a rename found by email takes the new name
+    if org_ids is not None:
+        projected["organization_ids"] = org_ids
+    future[current["id"]] = projected
 
 
 def _plan_absent(client, plan, directory, roster_users, mode):

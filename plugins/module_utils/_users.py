@@ -143,7 +143,7 @@ class UserDirectory:
 
     def __init__(self, users):
         self.users = list(users)
-        self.by_id = {user["id"]: user for user in self.users}
+        self.by_id = {user["id"].lower(): user for user in self.users}
         self.by_username = {user["username"].lower(): user for user in self.users}
         self.by_email = {(user.get("email") or "").lower(): user for user in self.users if user.get("email")}
 
@@ -161,8 +161,8 @@ class UserDirectory:
     def resolve(self, reference):
         """A user by id, username or email (case-insensitive), or None."""
         reference = (reference or "").strip()
-        return (self.by_id.get(reference) or self.by_username.get(reference.lower())
-                or self.by_email.get(reference.lower()))
+        key = reference.lower()
+        return self.by_id.get(key) or self.by_username.get(key) or self.by_email.get(key)
 
 
 def prefetch_org_members(client, org_id):

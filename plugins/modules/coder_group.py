@@ -196,6 +196,8 @@ def run_module(module):
         result["group"] = None if plan.action == "delete" else context.get("group")
     except Exception as error:  # pylint: disable=broad-exception-caught
         result["changed"] = bool(context.get("changed"))
+        # A group created before a later step failed exists: return it, not the state before the task.
+        result["group"] = context.get("group") or current
         fail_with_error(module, feature_error_or(client, error), context.get("step", action), **result)
     module.exit_json(**result)
 

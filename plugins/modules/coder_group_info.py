@@ -82,15 +82,19 @@ count:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.coder.automation.plugins.module_utils._client import CoderAPIError
+from ansible_collections.coder.automation.plugins.module_utils._errors import CoderInputError
 from ansible_collections.coder.automation.plugins.module_utils._groups import feature_error_or, find_group
 from ansible_collections.coder.automation.plugins.module_utils._module import (
     client_from_module,
     connection_argument_spec,
     fail_with_error,
 )
+from ansible_collections.coder.automation.plugins.module_utils._users import lookup_user
 
 
 def read_groups(client, params):
+    if params["member"] and not lookup_user(client, params["member"]):
+        return []  # Coder answers 400 for a has_member it cannot resolve; no such user is in no group.
     if params["name"]:
         group = find_group(client, client.organization(params["organization"]), params["name"])
         groups = [group] if group else []
@@ -113,6 +117,11 @@ def run_module(module):
     client = client_from_module(module)
     try:
         groups = read_groups(client, module.params)
+    except CoderAPIError as error:
+        if error.status == 404 and "/organizations/" in error.path:
+            error = CoderInputError("organization", f"organization '{module.params['organization']}' does not "
+                                    "exist or is not visible to this token.")
+        fail_with_error(module, error, "read groups")
     except Exception as error:  # pylint: disable=broad-exception-caught
         fail_with_error(module, error, "read groups")
     for group in groups:

@@ -76,6 +76,11 @@ options:
         type: str
         choices: [present, absent]
         default: present
+      source:
+        description:
+          - Where the entry comes from, such as C(people.csv line 12), named in error messages.
+            P(coder.automation.roster_from_csv#filter) sets it.
+        type: str
   groups:
     description:
       - The groups, each with the options of M(coder.automation.coder_group) (connection options excluded).
@@ -118,6 +123,9 @@ options:
         type: str
         choices: [present, absent]
         default: present
+      source:
+        description: Where the entry comes from, named in error messages.
+        type: str
   absent_users:
     description:
       - What to do with users of the deployment who are not in O(users) (matched by username or email).
@@ -125,6 +133,8 @@ options:
         who own workspaces; those are reported as errors).
       - The token's own user, owners and service accounts are never touched. In check mode they are only
         listed in RV(absent_users).
+      - With V(suspend), people of the roster who are suspended (offboarded earlier, now back) are reactivated
+        unless their entry sets C(suspended). With the other modes they get a warning.
     type: str
     choices: [ignore, suspend, delete]
     default: ignore
@@ -151,12 +161,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 summary:
-  description: Counts of what the run did, or would do in check mode.
+  description:
+    - Counts of what the run did, or would do in check mode. A change that failed counts under C(failed); one
+      the server showed was not needed (an unchanged password) counts as unchanged.
   returned: always
   type: dict
   sample:
-    users: {created: 3, updated: 1, unchanged: 996, suspended: 2, deleted: 0}
-    groups: {created: 1, updated: 2, unchanged: 47, deleted: 0}
+    users: {created: 3, updated: 1, unchanged: 996, suspended: 2, deleted: 0, failed: 0}
+    groups: {created: 1, updated: 2, unchanged: 47, deleted: 0, failed: 0}
     members: {added: 12, removed: 3}
     templates: {access_updated: 1}
 absent_users:
@@ -207,6 +219,7 @@ def run_module(module):
         module.exit_json(**result)
 
     errors, result["changed"] = apply_roster(client, plan)
+    result.update(summary=plan.summary(), absent_users=plan.absent_users)
     if errors:
         secrets = [params.get("token")] + [user.get("password") for user in params["users"] or []]
         message = f"{len(errors)} of {len(result['actions'])} changes failed; the others were made. " + \
@@ -227,6 +240,7 @@ def main():
         suspended=dict(type="bool"),
         organizations=dict(type="list", elements="raw"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
+        source=dict(type="str"),
     )
     group_options = dict(
         name=dict(type="str", required=True),
@@ -238,6 +252,7 @@ def main():
         purge_members=dict(type="bool", default=False),
         template_access=dict(type="dict"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
+        source=dict(type="str"),
     )
     argument_spec = connection_argument_spec()
     argument_spec.update(

@@ -19,8 +19,11 @@ chloe,chloe@example.test,Chloe,none,,platform;data;web
 def test_cells_are_trimmed_and_lists_split():
     roster = roster_from_csv(GOOD)
     assert roster["users"][0] == {"username": "ana", "email": "Ana@Example.test", "name": "Ana A",
-                                  "login_type": "oidc", "roles": ["template-admin", "auditor"]}
-    assert roster["users"][1] == {"username": "bo", "email": "bo@example.test", "login_type": "github", "roles": []}
+                                  "login_type": "oidc", "roles": ["template-admin", "auditor"],
+                                  "source": "roster line 2"}
+    assert roster["users"][1] == {"username": "bo", "email": "bo@example.test", "login_type": "github", "roles": [],
+                                  "source": "roster line 3"}
+    assert roster["users"][2]["source"] == "roster line 5"
     assert [user["username"] for user in roster["users"]] == ["ana", "bo", "chloe"]
 
 
@@ -43,8 +46,16 @@ def test_groups_collect_their_people_and_merge_into_declared_groups():
     ("username,email\nana,a@example.test\nbo,A@EXAMPLE.test\n", 3, "already on line 2"),
     ("username,email\nana,a@example.test,extra\n", 2, "3 cells"),
     ("username,mail\nana,a@example.test\n", 1, "missing: ['email']"),
+    ("username,email,groups\nana,a@example.test,Data Science\n", 2, "not a valid Coder group name"),
+    ("username,email,groups\nana,a@example.test,new\n", 2, "not a valid Coder group name"),
+    ("username,email,groups\nana,a@example.test,data;Everyone\n", 2, "Everyone"),
 ])
 def test_a_bad_row_fails_naming_its_line(text, line, words):
     with pytest.raises(AnsibleFilterError) as error:
         roster_from_csv(text)
     assert f"roster line {line}:" in str(error.value) and words in str(error.value)
+
+
+def test_empty_trailing_columns_of_spreadsheets_are_ignored():
+    roster = roster_from_csv("username,email,,\r\nana,a@example.test,,\r\n")
+    assert roster["users"] == [{"username": "ana", "email": "a@example.test", "source": "roster line 2"}]
