@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make demo: on a fresh emulator, apply examples/users.yml twice (the second run changes nothing), then the
-# onboarding role with a 200-person HR roster twice (the second run changes nothing), and show the result.
+# make demo: on a fresh emulator, apply examples/users.yml, the onboarding role with a 200-person HR roster, and
+# examples/templates.yml, each twice (the second run changes nothing), and show the result.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -28,3 +28,10 @@ echo "== The onboarding role again: nothing to change"
 ansible-playbook "$root/examples/onboarding/onboarding.yml" | tee "$log"
 grep -q 'changed=0' "$log" || { echo "the second run changed something"; exit 1; }
 python "$root/hack/show_deployment.py" groups
+
+echo "== examples/templates.yml, first run: builds the Docker and Kubernetes templates"
+ansible-playbook "$root/examples/templates.yml"
+echo "== examples/templates.yml, second run: nothing uploaded, no new version"
+ansible-playbook "$root/examples/templates.yml" | tee "$log"
+grep -q 'changed=0' "$log" || { echo "the second run changed something"; exit 1; }
+python "$root/hack/show_deployment.py" templates

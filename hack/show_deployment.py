@@ -1,4 +1,4 @@
-"""Prints what the demo's deployment holds: `users` (a table of users) or `groups` (groups and statuses)."""
+"""Prints what the demo's deployment holds: `users`, `groups` (and statuses) or `templates` (and versions)."""
 
 import json
 import os
@@ -33,5 +33,14 @@ def show_groups():
               f"{group['quota_allowance']:>7}")
 
 
+def show_templates():
+    print(f"{'template':<12}{'active version':<26}{'versions':>9}  {'build':<11}autostop")
+    for template in get("/organizations/default/templates"):
+        versions = get(f"/templates/{template['id']}/versions")
+        active = next(v for v in versions if v["id"] == template["active_version_id"])
+        print(f"{template['name']:<12}{active['name']:<26}{len(versions):>9}  {active['job']['status']:<11}"
+              f"{template['default_ttl_ms'] // 3600000}h")
+
+
 if __name__ == "__main__":
-    {"users": show_users, "groups": show_groups}[sys.argv[1]]()
+    {"users": show_users, "groups": show_groups, "templates": show_templates}[sys.argv[1]]()
