@@ -178,7 +178,7 @@ def _plan_template_access(client, plan, roster_groups):
         if template is None:
             raise CoderInputError("groups template_access", f"template '{template_name}' does not exist in "
                                   f"organization '{organization['name']}' (granted to {', '.join(sorted(wanted))}).")
-        have = {name: role for name, role in current_acl(client, template["id"])["groups"].values()}
+        have = dict(current_acl(client, template["id"])["groups"].values())
         changes = {name: role for name, role in wanted.items() if have.get(name) != role}
         access_plan = Plan("update" if changes else "none")
         if changes:

@@ -55,8 +55,10 @@ options:
       - It does not force a new version. When a version of that name exists with the same files (a rerun after
         a failure), it is reused.
     type: str
-  message:
-    description: The message of the version built when one is needed.
+  version_message:
+    description:
+      - The message of the version built when one is needed (C(coder templates push --message)). Ansible reserves
+        the option name C(message) for itself.
     type: str
   variables:
     description:
@@ -163,7 +165,7 @@ EXAMPLES = r"""
   coder.automation.coder_template:
     name: docker
     path: "{{ playbook_dir }}/templates/docker"
-    message: "{{ lookup('ansible.builtin.env', 'CI_COMMIT_SHA') | default('manual push', true) }}"
+    version_message: "{{ lookup('ansible.builtin.env', 'CI_COMMIT_SHA') | default('manual push', true) }}"
     variables:
       docker_host: unix:///var/run/docker.sock
     display_name: Docker
@@ -274,7 +276,7 @@ def run_module(module):
     try:
         organization = client.organization(params["organization"])
         push = TemplatePush(organization, params["name"], files, variables, expected_tags(params["provisioner_tags"]),
-                            version_name=params["version_name"], message=params["message"],
+                            version_name=params["version_name"], message=params["version_message"],
                             wait_timeout=params["wait_timeout"])
         plan = plan_template(client, want, files, local_manifest, push)
     except Exception as error:  # pylint: disable=broad-exception-caught
@@ -317,7 +319,7 @@ def main():
         organization=dict(type="str"),
         path=dict(type="path"),
         version_name=dict(type="str"),
-        message=dict(type="str"),
+        version_message=dict(type="str"),
         variables=dict(type="dict"),
         variables_files=dict(type="list", elements="path"),
         provisioner_tags=dict(type="dict"),
