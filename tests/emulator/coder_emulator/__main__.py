@@ -33,6 +33,8 @@ def parse_args(argv):
                    help="how long a template import job runs (it is pending for a quarter of that first)")
     p.add_argument("--provisioners", type=int, default=1, metavar="N",
                    help="built-in provisioner daemons of the default organization (0: jobs stay pending)")
+    p.add_argument("--experiments", default="", metavar="LIST",
+                   help="comma-separated deployment experiments, e.g. workspace-usage")
     return p.parse_args(argv)
 
 
@@ -62,7 +64,8 @@ def main(argv=None) -> int:
         httpd, app = make_server(args.host, args.port, args.token, license=args.license, version=args.version,
                                  seed=seed, fail_rate=args.fail_rate, rate_limit=args.rate_limit,
                                  latency=args.latency, build_delay=args.build_delay,
-                                 provisioners=args.provisioners)
+                                 provisioners=args.provisioners,
+                                 experiments=[e.strip() for e in args.experiments.split(",") if e.strip()])
     except (SeedError, KeyError, TypeError, ValueError) as exc:
         print(f"error: invalid seed: {exc}", file=sys.stderr)
         return 2

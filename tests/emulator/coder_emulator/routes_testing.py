@@ -7,10 +7,22 @@
 * POST   /__emulator/faults            -> 201, body {"faults": [{status, count, retry_after, method, path_regex,
                                            after_handling, body}]} appended to the schedule
 * DELETE /__emulator/faults            -> 204
-* POST   /__emulator/workspaces        -> 201, body {"owner": username-or-id, "name": str, "template": name-or-id};
-                                           minimal workspace; with "template" it uses that template (and its
-                                           active version), which then cannot be deleted
+* POST   /__emulator/workspaces        -> 201, body {"owner": username-or-id, "name": str, "template": name-or-id,
+                                           "ttl_ms": int, "max_ttl_ms": int, "agents": [name], "apps": [slug],
+                                           "transition": "start"|"stop"|"delete", "job_status": str}; a workspace
+                                           and its first build (default: start, succeeded, one agent "main", no
+                                           apps, no TTL = manual shutdown; ttl_ms defaults to the template's
+                                           default_ttl_ms). With "template" it uses that template (and its active
+                                           version), which then cannot be deleted. The answer lists the agents with
+                                           their tokens: {"id", ..., "build": {...}, "agents": [{id, name, token}]}
+* POST   /__emulator/workspaces/{id}/builds -> 201, body {"transition": "start"|"stop"|"delete", "job_status": str};
+                                           a new build (a start build gets new agents and tokens), same answer
 * DELETE /__emulator/workspaces/{id}   -> 204 (404 when unknown)
+* GET    /__emulator/clock             -> {"now": RFC3339, "offset_seconds": float} the test clock
+* POST   /__emulator/clock             -> 200 same, body {"advance_seconds": N (>= 0)}; moves the test clock that
+                                           every workspace timestamp and rule uses, then applies autostop
+* POST   /__emulator/experiments       -> 204, body {"experiments": [str]}; the deployment's experiments until
+                                           the next reset (e.g. "workspace-usage")
 * POST   /__emulator/groups/{id}/source -> 200 with the group (as an owner sees it), body {"source": "oidc"|"user"};
                                            marks a group as created by IdP group sync (no API route can)
 * POST   /__emulator/license           -> 204, body {"license": "premium"|"none"}; the deployment gains or loses
@@ -25,10 +37,12 @@ They are neither authenticated nor logged, so using them never disturbs what a t
 the /api/v2 traffic.
 """
 
+import datetime as dt
 import json
 
+from . import workspaces as wsm
 from .server import Resp, empty, json_resp
-from .util import parse_uuid
+from .util import fmt_time, parse_uuid
 
 
 def _body(req):
@@ -50,6 +64,88 @@ def _find_template(state, owner, ref):
         if tpl is not None:
             return tpl
     return None
+
+
+def _clock_json(state):
+    return {"now": fmt_time(state.clock()), "offset_seconds": state.clock_offset.total_seconds()}
+
+
+def _build_options(body):
+    """Validated build options of a test request, or an error message."""
+    opts = {}
+    for key, allowed in (("transition", wsm.TRANSITIONS), ("job_status", wsm.JOB_STATUSES)):
+        if body.get(key) is not None:
+            if body[key] not in allowed:
+                return None, f"{key} must be one of {', '.join(allowed)}."
+            opts[key] = body[key]
+    return opts, None
+
+
+def _workspace_answer(state, ws):
+    build = ws.latest_build
+    return json_resp(201, {"id": ws.id, "owner_id": ws.owner_id, "name": ws.name,
+                           "organization_id": ws.organization_id, "template_id": ws.template_id,
+                           "build": {"id": build.id, "build_number": build.number, "transition": build.transition,
+                                     "job_status": build.job_status, "deadline": fmt_time(build.deadline),
+                                     "max_deadline": fmt_time(build.max_deadline)},
+                           # Test-only: the agent tokens never appear in /api/v2 answers.
+                           "agents": [{"id": a.id, "name": a.name, "token": a.token,
+                                       "apps": [{"id": p.id, "slug": p.slug} for p in a.apps]}
+                                      for a in build.agents]})
+
+
+def _create_workspace(req):
+    state = req.state
+    body = _body(req)
+    if isinstance(body, Exception) or not isinstance(body, dict):
+        return json_resp(400, {"message": "Body must be a JSON object."})
+    owner_ref, name = str(body.get("owner", "")), body.get("name") or "ws"
+    tpl_ref = str(body.get("template") or "")
+    opts, error = _build_options(body)
+    if error:
+        return json_resp(400, {"message": error})
+    for key in ("ttl_ms", "max_ttl_ms"):
+        value = body.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            error = f"{key} must be a non-negative integer."
+        opts[key] = value
+    for key in ("agents", "apps"):
+        value = body.get(key)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(x, str) and x for x in value)):
+            error = f"{key} must be a list of non-empty strings."
+        opts[key] = value
+    if opts["agents"] is not None and not opts["agents"] and opts["apps"]:
+        error = "apps need an agent."
+    if error:
+        return json_resp(400, {"message": error})
+    with state.lock:
+        owner = state.resolve_user(owner_ref, None) if owner_ref else None
+        if owner is None or owner.deleted:
+            return json_resp(404, {"message": f"Unknown owner {owner_ref!r}."})
+        template = None
+        if tpl_ref:
+            template = _find_template(state, owner, tpl_ref)
+            if template is None:
+                return json_resp(404, {"message": f"Unknown template {tpl_ref!r}."})
+        ws = state.add_workspace(owner, name, template, **opts)
+        return _workspace_answer(state, ws)
+
+
+def _create_build(req, ws_id):
+    state = req.state
+    body = _body(req)
+    if isinstance(body, Exception) or not isinstance(body, dict):
+        return json_resp(400, {"message": "Body must be a JSON object."})
+    opts, error = _build_options(body)
+    if error:
+        return json_resp(400, {"message": error})
+    with state.lock:
+        ws = state.workspaces.get(parse_uuid(ws_id) or "")
+        if ws is None:
+            return json_resp(404, {"message": "Unknown workspace."})
+        wsm.run_autostop(state)
+        wsm.add_build(state, ws, **opts)
+        return _workspace_answer(state, ws)
 
 
 def handle_testing(req) -> Resp:
@@ -103,27 +199,33 @@ def handle_testing(req) -> Resp:
         state.set_provisioners(count)
         return empty(204)
     elif path == "/__emulator/workspaces" and method == "POST":
-        body = _body(req)
-        if isinstance(body, Exception) or not isinstance(body, dict):
-            return json_resp(400, {"message": "Body must be a JSON object."})
-        owner_ref, name = str(body.get("owner", "")), body.get("name") or "ws"
-        tpl_ref = str(body.get("template") or "")
-        with state.lock:
-            owner = state.resolve_user(owner_ref, None) if owner_ref else None
-            if owner is None or owner.deleted:
-                return json_resp(404, {"message": f"Unknown owner {owner_ref!r}."})
-            template = None
-            if tpl_ref:
-                template = _find_template(state, owner, tpl_ref)
-                if template is None:
-                    return json_resp(404, {"message": f"Unknown template {tpl_ref!r}."})
-            ws = state.add_workspace(owner, name, template)
-        return json_resp(201, {"id": ws.id, "owner_id": ws.owner_id, "name": ws.name,
-                               "organization_id": ws.organization_id, "template_id": ws.template_id})
+        return _create_workspace(req)
+    elif path.startswith("/__emulator/workspaces/") and path.endswith("/builds") and method == "POST":
+        return _create_build(req, path.split("/")[3])
     elif path.startswith("/__emulator/workspaces/") and method == "DELETE":
         if state.delete_workspace(path.rsplit("/", 1)[1]):
             return empty(204)
         return json_resp(404, {"message": "Unknown workspace."})
+    elif path == "/__emulator/clock":
+        if method == "GET":
+            return json_resp(200, _clock_json(state))
+        if method == "POST":
+            body = _body(req)
+            step = body.get("advance_seconds") if isinstance(body, dict) else None
+            if not isinstance(step, (int, float)) or isinstance(step, bool) or step < 0:
+                return json_resp(400, {"message": 'Body must be {"advance_seconds": N} with N >= 0.'})
+            with state.lock:
+                state.clock_offset += dt.timedelta(seconds=step)
+                wsm.run_autostop(state)
+                return json_resp(200, _clock_json(state))
+    elif path == "/__emulator/experiments" and method == "POST":
+        body = _body(req)
+        names = body.get("experiments") if isinstance(body, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return json_resp(400, {"message": 'Body must be {"experiments": [str]}.'})
+        with state.lock:
+            state.experiments = set(names)
+        return empty(204)
     elif path.startswith("/__emulator/groups/") and path.endswith("/source") and method == "POST":
         body = _body(req)
         if isinstance(body, Exception) or not isinstance(body, dict) or body.get("source") not in ("user", "oidc"):

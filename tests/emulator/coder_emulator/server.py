@@ -176,9 +176,9 @@ def authenticate(req: Req):
 
 class App:
     def __init__(self, token, license="premium", version="v2.34.3", seed=None, fail_rate=0.0,
-                 rate_limit=None, latency=0.0, build_delay=0.3, provisioners=1):
+                 rate_limit=None, latency=0.0, build_delay=0.3, provisioners=1, experiments=()):
         self.state = State(token, license=license, version=version, seed=seed, build_delay=build_delay,
-                           provisioners=provisioners)
+                           provisioners=provisioners, experiments=experiments)
         self.fail_rate = fail_rate or 0.0
         self.latency = latency or 0.0
         self.rate_limit = rate_limit if rate_limit and rate_limit > 0 else None
@@ -193,6 +193,7 @@ class App:
         self.url = ""
         self.router = Router()
         from . import (
+            routes_agents,
             routes_files,
             routes_general,
             routes_groups,
@@ -201,9 +202,10 @@ class App:
             routes_templateversions,
             routes_tokens,
             routes_users,
+            routes_workspaces,
         )
         for mod in (routes_general, routes_users, routes_organizations, routes_groups, routes_tokens, routes_files,
-                    routes_templateversions, routes_templates):
+                    routes_templateversions, routes_templates, routes_workspaces, routes_agents):
             mod.register(self.router)
 
     def reset(self):
@@ -390,7 +392,8 @@ def start_server(host="127.0.0.1", port=0, token=None, **options) -> ServerHandl
     """Start the emulator in a background thread (used by tests).
 
     options: license ("premium"|"none"), version, seed (dict), fail_rate, rate_limit, latency,
-    build_delay (seconds a template import job runs), provisioners (built-in daemons; 0 = jobs stay pending).
+    build_delay (seconds a template import job runs), provisioners (built-in daemons; 0 = jobs stay pending),
+    experiments (e.g. ["workspace-usage"]).
     """
     if token is None:
         from .util import rand_alnum

@@ -94,6 +94,51 @@ class ApiKey:
 
 
 @dataclasses.dataclass
+class WorkspaceApp:
+    id: str
+    slug: str
+    display_name: str
+    statuses: list = dataclasses.field(default_factory=list)  # [dict] newest last
+
+
+@dataclasses.dataclass
+class WorkspaceAgent:
+    id: str
+    name: str
+    token: str  # UUIDv4 auth token; never shown by /api/v2
+    resource_id: str
+    build_id: str
+    workspace_id: str
+    created_at: dt.datetime
+    apps: list = dataclasses.field(default_factory=list)  # [WorkspaceApp]
+    logs: list = dataclasses.field(default_factory=list)  # [(id, created_at, level, output, source_id)]
+    logs_length: int = 0  # bytes of stored output (workspace_agents.logs_length)
+    logs_overflowed: bool = False
+    log_sources: dict = dataclasses.field(default_factory=dict)  # id -> {id, display_name, icon, created_at}
+
+
+@dataclasses.dataclass
+class WorkspaceBuild:
+    id: str
+    workspace_id: str
+    number: int
+    transition: str  # start | stop | delete
+    job_status: str  # pending | running | succeeded | failed | canceling | canceled
+    job_id: str
+    initiator_id: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    template_version_id: str | None
+    reason: str = "initiator"
+    resource_id: str = ""
+    job_started_at: dt.datetime | None = None
+    job_completed_at: dt.datetime | None = None
+    deadline: dt.datetime | None = None  # None: the zero time (manual shutdown)
+    max_deadline: dt.datetime | None = None
+    agents: list = dataclasses.field(default_factory=list)  # [WorkspaceAgent]
+
+
+@dataclasses.dataclass
 class Workspace:
     id: str
     owner_id: str
@@ -102,6 +147,18 @@ class Workspace:
     created_at: dt.datetime
     template_id: str | None = None
     template_version_id: str | None = None
+    updated_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
+    ttl_ms: int | None = None  # None: no autostop (manual shutdown)
+    # Test-only: distance of max_deadline from a start build's completion (templates' autostop requirement).
+    max_ttl_ms: int | None = None
+    agent_names: list = dataclasses.field(default_factory=lambda: ["main"])
+    app_slugs: list = dataclasses.field(default_factory=list)
+    builds: list = dataclasses.field(default_factory=list)  # [WorkspaceBuild] by build number
+
+    @property
+    def latest_build(self):
+        return self.builds[-1] if self.builds else None
 
 
 @dataclasses.dataclass
@@ -246,8 +303,10 @@ class SeedError(ValueError):
 
 class State:
     def __init__(self, owner_token: str, license: str = "premium", version: str = "v2.34.3", seed=None,
-                 build_delay: float = 0.3, provisioners: int = 1):
+                 build_delay: float = 0.3, provisioners: int = 1, experiments=()):
         self.lock = threading.RLock()
+        # Deployment experiments (coderd --experiments); /__emulator/experiments changes them until a reset.
+        self.initial_experiments = frozenset(experiments or ())
         self.build_delay = max(float(build_delay), 0.0)
         self.provisioner_count = max(int(provisioners), 0)
         self.owner_token = owner_token
@@ -280,6 +339,13 @@ class State:
             self.keys: dict[str, ApiKey] = {}
             self.workspaces: dict[str, Workspace] = {}
             self.workspace_count: dict[str, int] = {}
+            self.workspace_builds: dict[str, WorkspaceBuild] = {}
+            self.agents: dict[str, WorkspaceAgent] = {}
+            self.agents_by_token: dict[str, WorkspaceAgent] = {}
+            self.agent_log_seq = 0  # workspace_agent_logs.id is one bigserial for the deployment
+            # The test clock: workspace timestamps and schedule rules use now() + clock_offset.
+            self.clock_offset = dt.timedelta(0)
+            self.experiments = set(self.initial_experiments)
             self.groups: dict[str, Group] = {}
             self.groups_by_name: dict[tuple, Group] = {}  # (org id, exact name): names are case-sensitive
             self.org_groups: dict[str, dict[str, Group]] = {}  # org id -> groups in creation order
@@ -555,16 +621,33 @@ class State:
     def user_keys(self, user_id):
         return [k for k in self.keys.values() if k.user_id == user_id]
 
-    # ------------------------------------------------------------------ workspaces (minimal)
-    def add_workspace(self, owner: User, name: str, template: "Template | None" = None) -> Workspace:
+    # ------------------------------------------------------------------ workspaces
+    def clock(self) -> dt.datetime:
+        """The test clock (wall clock + what POST /__emulator/clock advanced) used by the workspace area."""
+        return now() + self.clock_offset
+
+    def add_workspace(self, owner: User, name: str, template: "Template | None" = None, **options) -> Workspace:
+        """Create a workspace and its first build (see workspaces.add_build for ``options``)."""
+        from . import workspaces as wsmod
         org_ids = self.user_org_ids(owner.id)
         org_id = template.organization_id if template else (org_ids[0] if org_ids else self.default_org.id)
-        ws = Workspace(id=new_uuid(), owner_id=owner.id, name=name, organization_id=org_id, created_at=now(),
-                       template_id=template.id if template else None,
+        t = self.clock()
+        ws = Workspace(id=new_uuid(), owner_id=owner.id, name=name, organization_id=org_id, created_at=t,
+                       updated_at=t, last_used_at=t, template_id=template.id if template else None,
                        template_version_id=template.active_version_id if template else None)
         with self.lock:
+            ws.ttl_ms = options.pop("ttl_ms", None)
+            if ws.ttl_ms is None and template is not None and template.default_ttl_ms > 0:
+                # A workspace created without a TTL gets the template's default TTL.
+                ws.ttl_ms = template.default_ttl_ms
+            ws.max_ttl_ms = options.pop("max_ttl_ms", None)
+            agents = options.pop("agents", None)
+            if agents is not None:
+                ws.agent_names = list(agents)
+            ws.app_slugs = list(options.pop("apps", None) or [])
             self.workspaces[ws.id] = ws
             self.workspace_count[owner.id] = self.workspace_count.get(owner.id, 0) + 1
+            wsmod.add_build(self, ws, initiator_id=owner.id, **options)
         return ws
 
     def delete_workspace(self, ws_id) -> bool:
@@ -573,6 +656,11 @@ class State:
             if ws is None:
                 return False
             self.workspace_count[ws.owner_id] -= 1
+            for build in ws.builds:
+                self.workspace_builds.pop(build.id, None)
+                for agent in build.agents:
+                    self.agents.pop(agent.id, None)
+                    self.agents_by_token.pop(agent.token, None)
             return True
 
     # ------------------------------------------------------------------ provisioner jobs
@@ -788,7 +876,8 @@ class State:
                 "api_keys": [self.key_json(k) for k in self.keys.values()],
                 "groups": [self._dump_group(g) for g in self.groups.values()],
                 "workspaces": [{"id": w.id, "owner_id": w.owner_id, "name": w.name,
-                                "organization_id": w.organization_id, "template_id": w.template_id}
+                                "organization_id": w.organization_id, "template_id": w.template_id,
+                                "builds": len(w.builds)}
                                for w in self.workspaces.values()],
                 "files": [{"id": f.id, "hash": f.hash, "created_by": f.created_by, "mimetype": f.mimetype,
                            "size": len(f.data)} for f in self.files.values()],
