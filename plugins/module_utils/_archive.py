@@ -31,15 +31,23 @@ def collect_files(root):
     if not os.path.isdir(root):
         raise CoderInputError("path", f"'{root}' is not a directory.")
     files = {}
+    # Real directories already walked: a symbolic link back to one of them is a loop.
+    visited = {os.path.realpath(root)}
     for directory, subdirectories, names in os.walk(root, followlinks=True):
         relative_directory = os.path.relpath(directory, root)
         subdirectories[:] = sorted(d for d in subdirectories if not _skipped_directory(d))
         for subdirectory in subdirectories:
-            _check_inside(root, os.path.join(directory, subdirectory), relative_directory, subdirectory)
+            full = os.path.join(directory, subdirectory)
+            relative = _check_inside(root, full, relative_directory, subdirectory)
+            real = os.path.realpath(full)
+            if real in visited:
+                raise CoderInputError("path", f"'{relative}' is a symbolic link that loops back to "
+                                      f"'{os.path.relpath(real, root)}' in the template directory; remove it.")
+            visited.add(real)
         for name in sorted(names):
-            if _skipped_file(name):
-                continue
             full = os.path.join(directory, name)
+            if _skipped_file(name) or _links_to_skipped(root, full):
+                continue
             relative = _check_inside(root, full, relative_directory, name)
             if os.path.isfile(full):
                 files[relative] = os.path.realpath(full)
@@ -56,6 +64,17 @@ def _skipped_file(name):
     if name in KEEP_HIDDEN:
         return False
     return name.startswith(".") or name.endswith(SKIP_SUFFIXES)
+
+
+def _links_to_skipped(root, full):
+    """A link to a file the upload leaves out (such as .env) is left out too, so it cannot smuggle it in."""
+    if not os.path.islink(full):
+        return False
+    target = os.path.realpath(full)
+    if not target.startswith(root + os.sep):
+        return False  # outside the directory: refused by _check_inside, with its path
+    parts = os.path.relpath(target, root).split(os.sep)
+    return any(_skipped_directory(part) for part in parts[:-1]) or _skipped_file(parts[-1])
 
 
 def _check_inside(root, full, relative_directory, name):
@@ -77,15 +96,10 @@ def manifest(files):
 
 
 def build_archive(files):
-    """The deterministic tar (ustar) bytes of the files."""
-    total = sum(os.path.getsize(full) for full in files.values())
-    if total > MAX_ARCHIVE_BYTES:
-        largest = sorted(files, key=lambda relative: os.path.getsize(files[relative]), reverse=True)[:5]
-        sizes = ", ".join(f"{relative} ({os.path.getsize(files[relative]) / 1048576:.1f} MiB)" for relative in largest)
-        raise CoderInputError("path", f"the template's files add up to {total / 1048576:.1f} MiB, over Coder's "
-                              f"{MAX_ARCHIVE_BYTES // 1048576} MiB limit. The largest: {sizes}.")
+    """The deterministic tar bytes of the files. PAX records carry names too long for plain ustar (Go's
+    archive/tar, which Coder uses, reads them), and are only written for such names."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for relative, full in files.items():
             with open(full, "rb") as handle:
                 data = handle.read()
@@ -96,7 +110,13 @@ def build_archive(files):
             info.uid = info.gid = 0
             info.uname = info.gname = ""
             archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    data = buffer.getvalue()
+    if len(data) > MAX_ARCHIVE_BYTES:
+        largest = sorted(files, key=lambda relative: os.path.getsize(files[relative]), reverse=True)[:5]
+        sizes = ", ".join(f"{relative} ({os.path.getsize(files[relative]) / 1048576:.1f} MiB)" for relative in largest)
+        raise CoderInputError("path", f"the template's archive is {len(data) / 1048576:.1f} MiB, over Coder's "
+                              f"{MAX_ARCHIVE_BYTES // 1048576} MiB limit. The largest files: {sizes}.")
+    return data
 
 
 def archive_manifest(data):

@@ -99,7 +99,7 @@ def test_over_the_limit_lists_the_largest_files(tmp_path, monkeypatch):
     monkeypatch.setattr(_archive, "MAX_ARCHIVE_BYTES", 2048)
     with pytest.raises(CoderInputError) as error:
         build_archive(collect_files(str(root)))
-    assert "The largest: big.bin" in error.value.message
+    assert "The largest files: big.bin" in error.value.message
 
 
 def test_manifests_compare_with_a_downloaded_archive(tmp_path):
@@ -111,3 +111,29 @@ def test_manifests_compare_with_a_downloaded_archive(tmp_path):
     (root / "new.tf").write_text("new\n")
     (root / "README.md").unlink()
     assert compare_manifests(manifest(collect_files(str(root))), remote) == (["new.tf"], ["README.md"], ["main.tf"])
+
+
+def test_a_symlink_loop_is_named_not_followed(tmp_path):
+    root = make_template(tmp_path)
+    (root / "scripts" / "loop").symlink_to(root)
+    with pytest.raises(CoderInputError) as error:
+        collect_files(str(root))
+    assert "scripts/loop" in error.value.message and "loops back" in error.value.message
+
+
+def test_a_link_to_a_hidden_file_is_left_out_like_the_file(tmp_path):
+    root = make_template(tmp_path)
+    (root / "env.txt").symlink_to(root / ".hidden")
+    assert "env.txt" not in collect_files(str(root))
+
+
+def test_long_and_unicode_names_archive_and_read_back(tmp_path):
+    root = make_template(tmp_path)
+    deep = root / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    (deep / ("f" * 110 + ".tf")).write_text("x")
+    (root / "caf\u00e9.md").write_text("y")
+    files = collect_files(str(root))
+    data = build_archive(files)
+    assert archive_manifest(data) == manifest(files)
+    assert build_archive(collect_files(str(root))) == data

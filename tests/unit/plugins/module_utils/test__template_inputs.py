@@ -64,3 +64,24 @@ def test_precedence_like_the_cli(tmp_path):
         "c": "file", "d": "file", "n": 3, "flag": True})
     assert values == {"a": "tfvars", "b": "auto", "c": "file", "d": "task", "flag": "true", "n": "3"}
     assert json.loads(json.dumps(values))  # plain strings only
+
+
+def test_comment_markers_inside_strings_are_text():
+    text = 'a = "src/*"\nc = "*/test"\ncron = "*/5 * * * *" # every five minutes\nurl = "http://x//y"\n'
+    assert parse_tfvars(text, "t") == {"a": "src/*", "c": "*/test", "cron": "*/5 * * * *", "url": "http://x//y"}
+
+
+def test_heredocs_brackets_in_strings_and_map_forms():
+    text = ('\ufeffh = <<-EOT\n    one\n      two\n    EOT\nraw = <<EOT\nkeep  \nEOT\nj = "["\n'
+            'k = { key = "x, y = z", "with space": 1 }\nm = { k: "v" }\nn = null\ne = 3.0\nf = 1e3\n')
+    assert parse_tfvars(text, "t") == {"h": "one\n  two\n", "raw": "keep  \n", "j": "[",
+                                       "k": '{"key":"x, y = z","with space":1}', "m": '{"k":"v"}', "n": "",
+                                       "e": "3", "f": "1000"}
+
+
+def test_json_variable_files_in_the_clis_order(tmp_path):
+    (tmp_path / "terraform.tfvars").write_text('a = "tfvars"\nb = "tfvars"\nc = "tfvars"\n')
+    (tmp_path / "terraform.tfvars.json").write_text('{"b": "tfvars-json", "c": "tfvars-json"}')
+    (tmp_path / "x.auto.tfvars.json").write_text('{"c": "auto-json", "n": 2.0}')
+    assert variable_values(str(tmp_path), [], {}, None) == {"a": "tfvars", "b": "tfvars-json", "c": "auto-json",
+                                                             "n": "2"}
