@@ -114,10 +114,13 @@ def redact(value, secrets):
 class CoderFeatureError(CoderError):
     """The deployment's license lacks a feature the task needs; carries Coder's own words."""
 
-    def __init__(self, feature, coder_message):
+    def __init__(self, feature, coder_message=None, needed_by=None):
         self.feature = feature
         self.coder_message = coder_message
-        super().__init__(
-            f"this deployment's license does not include the '{feature}' feature, so nothing was changed. "
-            f"Coder says: \"{coder_message}\""
-        )
+        if coder_message:
+            text = (f"this deployment's license does not include the '{feature}' feature, so nothing was changed. "
+                    f"Coder says: \"{coder_message}\"")
+        else:
+            text = (f"{needed_by} needs the Premium feature '{feature}', which this deployment's license does not "
+                    "include (its /entitlements says so), so nothing was changed.")
+        super().__init__(text)

@@ -103,20 +103,23 @@ def check_licensed(client, settings, acl):
         if value is None or setting.feature is None or not setting.needs_feature(value):
             continue
         if not client.feature_enabled(setting.feature):
-            raise CoderFeatureError(setting.feature, f"{setting.option} needs the Premium feature "
-                                    f"'{setting.feature}', which /entitlements reports as not enabled")
+            raise CoderFeatureError(setting.feature, needed_by=f"{setting.option}: {value!r}")
     if acl is not None and not client.feature_enabled("template_rbac"):
-        raise CoderFeatureError("template_rbac", "the acl option needs the Premium feature 'template_rbac' "
-                                "(Template RBAC), which /entitlements reports as not enabled")
+        raise CoderFeatureError("template_rbac", needed_by="the acl option (Template RBAC)")
 
 
 def find_template(client, organization, name):
     return client.get_or_none(f"/organizations/{organization['id']}/templates/{path_segment(name)}")
 
 
-def expected_tags(provisioner_tags):
+def expected_tags(provisioner_tags, my_user_id=None):
+    """The tags Coder gives a version's job: ours over the defaults, with ``owner`` set to the caller for
+    ``scope: user`` (reference 8.1). Boolean values are spelt as the CLI does."""
     tags = dict(DEFAULT_TAGS)
-    tags.update({str(key): str(value) for key, value in (provisioner_tags or {}).items()})
+    for key, value in (provisioner_tags or {}).items():
+        tags[str(key)] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if tags.get("scope") == "user":
+        tags["owner"] = my_user_id or ""
     return tags
 
 
@@ -129,16 +132,20 @@ def compare_version(client, version, local_manifest, variables, tags):
     job = version.get("job") or {}
     remote = archive_manifest(client.request("GET", f"/files/{job['file_id']}", raw=True).body)
     added, removed, changed = compare_manifests(local_manifest, remote)
-    differing = []
-    if variables:
-        current = {v["name"]: v for v in client.get(f"/templateversions/{version['id']}/variables").body or []}
-        for name, value in variables.items():
-            have = current.get(name)
-            if have is None or (have.get("value") != value and not have.get("sensitive")
-                                and have.get("value") != REDACTED):
-                differing.append(name)
+    current = {v["name"]: v for v in client.get(f"/templateversions/{version['id']}/variables").body or []}
+    differing, undeclared = [], []
+    for name, value in variables.items():
+        have = current.get(name)
+        if have is None:
+            undeclared.append(name)  # the template has no such variable: Coder ignores the value
+        elif have.get("value") != value and not have.get("sensitive") and have.get("value") != REDACTED:
+            differing.append(name)
+    for name, have in current.items():
+        # A value given last time and no longer given: the CLI would push the default now.
+        if name not in variables and not have.get("sensitive") and have.get("value") != have.get("default_value"):
+            differing.append(name)
     return {"added": added, "removed": removed, "changed": changed, "variables": sorted(differing),
-            "tags": (job.get("tags") or {}) != tags}
+            "undeclared": sorted(undeclared), "tags": (job.get("tags") or {}) != tags}
 
 
 def version_differs(comparison):
@@ -163,7 +170,8 @@ class TemplatePush:
         self.clock = clock
 
     def push(self, client, template_id=None):
-        archive = build_archive(self.files)
+        self.template_id = template_id
+        archive = self.archive if getattr(self, "archive", None) is not None else build_archive(self.files)
         upload = client.request("POST", "/files", data=archive, content_type="application/x-tar")
         body = {"storage_method": "file", "provisioner": "terraform", "file_id": upload.body["hash"],
                 "tags": {k: v for k, v in self.tags.items() if k not in DEFAULT_TAGS or v != DEFAULT_TAGS[k]},
@@ -174,24 +182,35 @@ class TemplatePush:
             body["name"] = self.version_name
         if self.message is not None:
             body["message"] = self.message
+        path = f"/organizations/{self.organization['id']}/templateversions"
         try:
-            version = client.request("POST", f"/organizations/{self.organization['id']}/templateversions",
-                                     body=body).body
+            version = client.request("POST", path, body=body).body
         except CoderAPIError as error:
             if error.status != 409 or not (template_id and self.version_name):
                 raise
             version = self._existing_version(client, template_id)
+            if version is None:
+                version = client.request("POST", path, body=body).body
+        self.created_version = version
         return self.wait(client, version)
 
     def _existing_version(self, client, template_id):
-        """A rerun after a failure half-way finds the version it built last time under ``version_name``."""
+        """The version already named ``version_name`` (a rerun after a failure half-way): reused when it holds
+        the same files, variables and tags and did not fail; renamed out of the way when its build failed or
+        was canceled (returns None: build again under the name); refused otherwise."""
         version = client.get(f"/templates/{template_id}/versions/{path_segment(self.version_name)}").body
-        remote = archive_manifest(client.request("GET", f"/files/{version['job']['file_id']}", raw=True).body)
-        local = archive_manifest(build_archive(self.files))
-        if remote != local:
-            raise CoderInputError("version_name", f"template '{self.name}' already has a version named "
-                                  f"'{self.version_name}' with other files; choose a new version_name.")
-        return version
+        status = (version.get("job") or {}).get("status")
+        if status in ("failed", "canceled"):
+            stale = f"{self.version_name[:40]}-{status}-{version['id'][:8]}"
+            client.request("PATCH", f"/templateversions/{version['id']}", body={"name": stale})
+            return None
+        comparison = compare_version(client, version, archive_manifest(build_archive(self.files)), self.variables,
+                                     self.tags) if status == "succeeded" else None
+        if comparison is not None and not version_differs(comparison):
+            return version
+        raise CoderInputError("version_name", f"template '{self.name}' already has a version named "
+                              f"'{self.version_name}' ({status}) with other files, variables or tags; choose a new "
+                              "version_name.")
 
     def wait(self, client, version):
         """Poll until the build ends; fail fast when no provisioner can ever pick it up."""
@@ -210,8 +229,7 @@ class TemplatePush:
                                  "tags, or change provisioner_tags.")
             if self.clock() >= deadline:
                 raise CoderError(f"the build of the new version of template '{self.name}' did not finish within "
-                                 f"wait_timeout ({self.wait_timeout}s); it is {status}. The active version was not "
-                                 "changed.")
+                                 f"wait_timeout ({self.wait_timeout}s); it is {status}. Nothing was made active.")
             self.sleep(min(self.poll_interval, max(0.0, deadline - self.clock())))
             version = client.get(f"/templateversions/{version['id']}").body
         if job.get("status") != "succeeded":
@@ -228,9 +246,11 @@ class TemplatePush:
         job = version.get("job") or {}
         logs = client.get(f"/templateversions/{version['id']}/logs").body or []
         tail = [f"{entry.get('log_level', '')}: {entry.get('output', '')}".strip() for entry in logs[-10:]]
+        kept = " The active version was not changed." if getattr(self, "template_id", None) else \
+            " The template was not created."
         text = (f"the new version of template '{self.name}' failed to build ({job.get('status')}"
                 f"{', ' + job['error_code'] if job.get('error_code') else ''}): {job.get('error') or 'no error text'}."
-                " The active version was not changed.")
+                + kept)
         if tail:
             text += " Last log lines: " + " | ".join(tail)
         return text
@@ -435,6 +455,9 @@ def _plan_version(client, plan, want, template, local_manifest, push, label):
     are not activated, from the newest one)."""
     active = client.get(f"/templateversions/{template['active_version_id']}").body
     comparison = compare_version(client, active, local_manifest, push.variables, push.tags)
+    if comparison["undeclared"] and not (comparison["added"] or comparison["changed"]):
+        plan.warnings.append(f"{label} declares no variable {', '.join(comparison['undeclared'])}; "
+                             "their values are ignored.")
     if version_differs(comparison) and not want["activate"]:
         versions = client.get(f"/templates/{template['id']}/versions").body or []
         newest = versions[-1] if versions else None

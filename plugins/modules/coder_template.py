@@ -63,7 +63,12 @@ options:
   variables:
     description:
       - Values of the template's Terraform variables, by name. They win over O(variables_files) and over
-        C(terraform.tfvars) and C(*.auto.tfvars) in the directory, which are read as the CLI does.
+        C(terraform.tfvars), C(terraform.tfvars.json), C(*.auto.tfvars) and C(*.auto.tfvars.json) in the directory,
+        which are read as the CLI does.
+      - A new version is built when a value differs from the active version's, and when a value the active version
+        was given is no longer given (its default then applies). Values for variables the template does not
+        declare are ignored, with a warning.
+      - Hidden from task output, since values are often secrets.
     type: dict
   variables_files:
     description:
@@ -210,7 +215,7 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.coder.automation.plugins.module_utils._archive import collect_files, manifest
+from ansible_collections.coder.automation.plugins.module_utils._archive import build_archive, collect_files, manifest
 from ansible_collections.coder.automation.plugins.module_utils._client import CoderAPIError
 from ansible_collections.coder.automation.plugins.module_utils._errors import CoderInputError
 from ansible_collections.coder.automation.plugins.module_utils._module import (
@@ -247,6 +252,8 @@ def desired_from_params(params):
     for option in DURATION_OPTIONS:
         settings[option] = duration_ms(settings[option], option)
     check_requirements(settings)
+    if params["wait_timeout"] < 0:
+        raise CoderInputError("wait_timeout", "must be 0 or more seconds.")
     want = dict(name=params["name"], state=params["state"], settings=settings, acl=check_acl(params["acl"]),
                 purge_acl=params["purge_acl"], activate=params["activate"], version_name=params["version_name"])
     return want
@@ -266,6 +273,8 @@ def run_module(module):
         pushing = want["state"] == "present" and params["path"]
         files = collect_files(params["path"]) if pushing else None
         local_manifest = manifest(files) if pushing else None
+        # Built now so that an archive over Coder's size limit fails before any request, in check mode too.
+        archive = build_archive(files) if pushing else None
         variables = variable_values(params["path"], params["variables_files"], params["variables"],
                                     _load_yaml) if pushing else {}
     except Exception as error:  # pylint: disable=broad-exception-caught  # reported redacted, with traceback
@@ -275,9 +284,12 @@ def run_module(module):
     action = f"plan changes to {label}"
     try:
         organization = client.organization(params["organization"])
-        push = TemplatePush(organization, params["name"], files, variables, expected_tags(params["provisioner_tags"]),
+        tags = params["provisioner_tags"] or {}
+        my_id = client.get_cached("/users/me")["id"] if str(tags.get("scope", "")).lower() == "user" else None
+        push = TemplatePush(organization, params["name"], files, variables, expected_tags(tags, my_id),
                             version_name=params["version_name"], message=params["version_message"],
                             wait_timeout=params["wait_timeout"])
+        push.archive = archive
         plan = plan_template(client, want, files, local_manifest, push)
     except Exception as error:  # pylint: disable=broad-exception-caught
         if isinstance(error, CoderAPIError) and error.status == 404 and "organizations" in error.path:
@@ -285,6 +297,8 @@ def run_module(module):
                                     "is not visible to this token.")
         fail_with_error(module, error, action)
 
+    for warning in plan.warnings:
+        module.warn(warning)
     result = dict(changed=plan.changed, actions=plan.descriptions(), template=plan.template,
                   files_added=plan.files["added"], files_removed=plan.files["removed"],
                   files_changed=plan.files["changed"])
@@ -306,7 +320,8 @@ def run_module(module):
         else:
             result["template"] = None
     except Exception as error:  # pylint: disable=broad-exception-caught
-        result["changed"] = bool(context.get("changed"))
+        # A version created before the failure (a failed build, a refused promote) is a change on the server.
+        result["changed"] = bool(context.get("changed")) or getattr(push, "created_version", None) is not None
         hint = f" ({DELETE_HINT})" if plan.action == "delete" and getattr(error, "status", None) == 400 else ""
         fail_with_error(module, error, context.get("step", action) + hint, **result)
     module.exit_json(**result)
@@ -320,7 +335,7 @@ def main():
         path=dict(type="path"),
         version_name=dict(type="str"),
         version_message=dict(type="str"),
-        variables=dict(type="dict"),
+        variables=dict(type="dict", no_log=True),
         variables_files=dict(type="list", elements="path"),
         provisioner_tags=dict(type="dict"),
         activate=dict(type="bool", default=True),

@@ -9,6 +9,7 @@ job then only *shows* it once its timestamps say it has run (see state.Job).
 """
 
 import io
+import json
 import re
 import tarfile
 import zipfile
@@ -80,7 +81,8 @@ def read_tf_files(data: bytes) -> dict:
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
             for member in tf.getmembers():
-                if member.isfile() and member.name.endswith(".tf"):
+                # Terraform reads both native syntax (.tf) and JSON syntax (.tf.json) files.
+                if member.isfile() and member.name.endswith((".tf", ".tf.json")):
                     fh = tf.extractfile(member)
                     files[member.name] = (fh.read() if fh else b"").decode("utf-8", "replace")
     except (tarfile.TarError, EOFError, OSError) as exc:
@@ -252,6 +254,20 @@ def parse_variables(text):
     return found
 
 
+def _json_variables(text):
+    """Variable blocks of a .tf.json file ({"variable": {"name": {"default": ...}}}) as (name, attrs) pairs with
+    attribute values written the way the native-syntax parser returns them."""
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise ParseError(f"invalid JSON: {exc}") from None
+    blocks = []
+    for name, body in sorted(((document or {}).get("variable") or {}).items()):
+        attrs = {key: json.dumps(value) for key, value in (body or {}).items()}
+        blocks.append((name, attrs))
+    return blocks
+
+
 def _variable(name, attrs):
     has_default = "default" in attrs
     raw_default = attrs.get("default", "")
@@ -298,7 +314,7 @@ def import_template(archive: bytes, user_values: dict):
     parse_lines = [("info", "Parsing template parameters")]
     for path in sorted(tf_files):
         try:
-            blocks = parse_variables(tf_files[path])
+            blocks = _json_variables(tf_files[path]) if path.endswith(".tf.json") else parse_variables(tf_files[path])
         except ParseError as exc:
             return fail("Parsing template parameters", parse_lines, f"parse terraform files: {path}: {exc}")
         for name, attrs in blocks:

@@ -352,3 +352,14 @@ def test_runtime_switches_for_provisioners_and_version_last_until_reset(server):
     assert post("/__emulator/reset", {}) == 204
     assert len(server.app.state.provisioners) == 1
     assert server.app.state.version_tuple >= (2, 34, 0)
+
+
+def test_json_syntax_terraform_files_are_terraform_files(emu):
+    tf_json = '{"variable": {"region": {"type": "string"}, "size": {"default": 3}}, "resource": {}}'
+    v = create_version(emu, {"main.tf.json": tf_json}, user_variable_values=[{"name": "region", "value": "eu"}])
+    assert wait_job(emu, v["id"])["job"]["status"] == "succeeded"
+    variables = {var["name"]: var for var in emu.get(f"{TV}/{v['id']}/variables").json}
+    assert variables["region"]["value"] == "eu" and variables["region"]["required"] is True
+    assert variables["size"]["default_value"] == "3"
+    missing = create_version(emu, {"main.tf.json": tf_json})
+    assert wait_job(emu, missing["id"])["job"]["error_code"] == "REQUIRED_TEMPLATE_VARIABLES"

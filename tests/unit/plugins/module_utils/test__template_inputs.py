@@ -83,5 +83,5 @@ def test_json_variable_files_in_the_clis_order(tmp_path):
     (tmp_path / "terraform.tfvars").write_text('a = "tfvars"\nb = "tfvars"\nc = "tfvars"\n')
     (tmp_path / "terraform.tfvars.json").write_text('{"b": "tfvars-json", "c": "tfvars-json"}')
     (tmp_path / "x.auto.tfvars.json").write_text('{"c": "auto-json", "n": 2.0}')
-    assert variable_values(str(tmp_path), [], {}, None) == {"a": "tfvars", "b": "tfvars-json", "c": "auto-json",
-                                                             "n": "2"}
+    expected = {"a": "tfvars", "b": "tfvars-json", "c": "auto-json", "n": "2"}
+    assert variable_values(str(tmp_path), [], {}, None) == expected

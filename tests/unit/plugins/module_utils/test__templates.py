@@ -111,3 +111,93 @@ def test_bad_acl_names_the_field(acl, field):
 def test_template_names(name):
     with pytest.raises(CoderInputError):
         validate_template_name(name)
+
+
+# ---- comparing with a built version and reusing version names ------------------------------------------
+
+from ansible_collections.coder.automation.plugins.module_utils._archive import build_archive  # noqa: E402
+from ansible_collections.coder.automation.plugins.module_utils._errors import CoderAPIError, CoderError  # noqa: E402
+from ansible_collections.coder.automation.plugins.module_utils._templates import (  # noqa: E402
+    TemplatePush,
+    compare_version,
+    expected_tags,
+)
+
+
+class VersionServer:
+    """Answers the reads compare_version and TemplatePush make, from one version's files and variables."""
+
+    def __init__(self, archive, variables, status="succeeded", tags=None, conflict=False):
+        self.archive, self.variables, self.status = archive, variables, status
+        self.tags = tags or {"scope": "organization", "owner": ""}
+        self.conflict = conflict
+        self.calls = []
+
+    def version(self, version_id="v1"):
+        return {"id": version_id, "name": "sha-1", "job": {"status": self.status, "file_id": "f1", "tags": self.tags}}
+
+    def get(self, path, params=None):
+        self.calls.append(("GET", path))
+        body = self.variables if path.endswith("/variables") else [] if path.endswith("/logs") else self.version()
+        return type("Answer", (), {"body": body})()
+
+    def request(self, method, path, body=None, raw=False, **kwargs):
+        self.calls.append((method, path))
+        if raw:
+            return type("Answer", (), {"body": self.archive})()
+        if method == "POST" and path.endswith("/templateversions") and self.conflict:
+            self.conflict = False
+            raise CoderAPIError(409, method, path, "Template version sha-1 already exists.")
+        answer = {"hash": "f2"} if path == "/files" else self.version("v2")
+        return type("Answer", (), {"body": answer})()
+
+
+def one_file(tmp_path):
+    (tmp_path / "main.tf").write_text('variable "region" {}\n')
+    return {"main.tf": str(tmp_path / "main.tf")}
+
+
+def test_values_given_last_time_and_no_longer_given_are_a_difference(tmp_path):
+    files = one_file(tmp_path)
+    from ansible_collections.coder.automation.plugins.module_utils._archive import manifest
+
+    server = VersionServer(build_archive(files), [
+        {"name": "region", "value": "us", "default_value": "eu", "sensitive": False},
+        {"name": "token", "value": "*redacted*", "default_value": "", "sensitive": True}])
+    comparison = compare_version(server, server.version(), manifest(files), {}, expected_tags(None))
+    assert comparison["variables"] == ["region"]
+    comparison = compare_version(server, server.version(), manifest(files), {"region": "us", "typo": "x"},
+                                 expected_tags(None))
+    assert comparison["variables"] == [] and comparison["undeclared"] == ["typo"]
+
+
+def test_scope_user_tags_carry_the_callers_id_and_bools_are_lower_case():
+    assert expected_tags({"scope": "user", "gpu": True}, "me-id") == {"scope": "user", "owner": "me-id",
+                                                                      "gpu": "true"}
+
+
+def test_a_failed_version_under_the_same_name_is_renamed_and_built_again(tmp_path):
+    files = one_file(tmp_path)
+    server = VersionServer(build_archive(files), [], status="failed", conflict=True)
+    push = TemplatePush({"id": "o1", "name": "coder"}, "docker", files, {}, expected_tags(None),
+                        version_name="sha-1", sleep=lambda seconds: None)
+    # In this fake the rebuilt version reads back failed as well; what matters is the rename and the rebuild.
+    with pytest.raises(CoderError) as error:
+        push.push(server, template_id="t1")
+    assert "failed to build" in str(error.value)
+    methods = [call for call in server.calls if call[0] != "GET"]
+    assert ("PATCH", "/templateversions/v1") in methods
+    assert methods.count(("POST", "/organizations/o1/templateversions")) == 2
+
+
+def test_a_succeeded_version_with_other_content_under_the_name_is_refused(tmp_path):
+    files = one_file(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "main.tf").write_text("different\n")
+    server = VersionServer(build_archive({"main.tf": str(other / "main.tf")}), [], conflict=True)
+    push = TemplatePush({"id": "o1", "name": "coder"}, "docker", files, {}, expected_tags(None),
+                        version_name="sha-1")
+    with pytest.raises(CoderInputError) as error:
+        push.push(server, template_id="t1")
+    assert error.value.field == "version_name"
