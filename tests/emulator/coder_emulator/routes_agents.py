@@ -2,7 +2,7 @@
 
 ``/workspaceagents/me/*`` authenticate with the agent token of the latest completed build
 (workspaces.authenticate_agent); the router registers them without user authentication. The
-WebSocket/dRPC channel (``/workspaceagents/me/rpc``) is not emulated yet.
+WebSocket/dRPC channel (``/workspaceagents/me/rpc``) lives in ``agent_rpc``.
 """
 
 from . import workspaces as wsm
@@ -157,6 +157,8 @@ def get_agent(req):
 
 
 def register(router):
+    from . import agent_rpc
+    agent_rpc.register(router)
     router.add("PATCH", "/workspaceagents/me/logs", patch_logs, auth=False)
     router.add("POST", "/workspaceagents/me/log-source", post_log_source, auth=False)
     router.add("PATCH", "/workspaceagents/me/app-status", patch_app_status, auth=False)

@@ -31,6 +31,17 @@
                                            profile) until the next reset
 * POST   /__emulator/provisioners      -> 204, body {"count": N}; how many provisioner daemons run, until the next
                                            reset (0: new jobs stay pending, unmatched)
+* GET    /__emulator/agent-rpc         -> {"connections": [{id, agent_id, workspace_id, role, version, monitored,
+                                           opened_at, closed_at, close_code, calls, yamux_pongs, ws_pongs, errors}],
+                                           "calls": [{seq, connection, at, agent_id, workspace_id, rpc, stats,
+                                           connection_count, session_counts, bumped, fault, error}],
+                                           "faults": [...]}: the agent RPC channel's log (agent_rpc.py)
+* DELETE /__emulator/agent-rpc         -> 204, clears that log and the scheduled agent RPC faults
+* POST   /__emulator/agent-rpc/faults  -> 201 {"faults": [...]}, body {"faults": [{"kind": "ping"|"ws_ping"|"split"|
+                                           "error"|"goaway"|"rst"|"close_1011", "count": N (default 1),
+                                           "message": str (for "error")}]}; each applies to the next N dRPC calls:
+                                           a yamux or WebSocket ping before the reply, the reply one byte per
+                                           message, a dRPC Error (no effects), GoAway, stream RST, or close 1011
 * GET    /__emulator/state             -> debug dump of the state, without tokens or password hashes
 
 They are neither authenticated nor logged, so using them never disturbs what a test asserts about
@@ -40,6 +51,7 @@ the /api/v2 traffic.
 import datetime as dt
 import json
 
+from . import agent_rpc
 from . import workspaces as wsm
 from .server import Resp, empty, json_resp
 from .util import fmt_time, parse_uuid
@@ -237,6 +249,25 @@ def handle_testing(req) -> Resp:
             group.source = body["source"]
             ids = state.group_member_ids(group)
             return json_resp(200, state.group_json(group, ids, len(ids)))
+    elif path == "/__emulator/agent-rpc" and method in ("GET", "DELETE"):
+        with state.lock:
+            if method == "DELETE":
+                state.agent_rpc_connections.clear()
+                state.agent_rpc_calls.clear()
+                state.agent_rpc_faults.clear()
+                return empty(204)
+            return json_resp(200, {"connections": state.agent_rpc_connections, "calls": state.agent_rpc_calls,
+                                   "faults": [f for f in state.agent_rpc_faults if f["count"] > 0]})
+    elif path == "/__emulator/agent-rpc/faults" and method == "POST":
+        body = _body(req)
+        if isinstance(body, Exception) or not isinstance(body, dict) or not isinstance(body.get("faults"), list):
+            return json_resp(400, {"message": 'Body must be {"faults": [...]}.'})
+        try:
+            agent_rpc.add_faults(state, body["faults"])
+        except ValueError as exc:
+            return json_resp(400, {"message": f"Invalid fault: {exc}"})
+        with state.lock:
+            return json_resp(201, {"faults": [f for f in state.agent_rpc_faults if f["count"] > 0]})
     elif path == "/__emulator/state" and method == "GET":
         return json_resp(200, state.dump())
     return json_resp(404, {"message": "Unknown emulator route."})

@@ -29,10 +29,12 @@ _HTML_PAGE = (b"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"
 
 
 class Resp:
-    __slots__ = ("body", "content_type", "headers", "status")
+    __slots__ = ("body", "content_type", "headers", "status", "takeover")
 
     def __init__(self, status, body=b"", content_type=JSON_TYPE, headers=None):
         self.status = status
+        # A 101 answer's connection handler: called with the request handler once the head is sent.
+        self.takeover = None
         self.body = body
         self.content_type = content_type
         self.headers = headers or {}
@@ -337,6 +339,10 @@ class Handler(BaseHTTPRequestHandler):
             # The real server serves its single-page app for every non-API path.
             resp = Resp(200, _HTML_PAGE if self.command != "HEAD" else b"", "text/html; charset=utf-8")
         self._send(resp)
+        if resp.takeover is not None:
+            # An upgraded connection (agent RPC WebSocket) belongs to its session until it ends; no HTTP after.
+            self.close_connection = True
+            resp.takeover(self)
 
     def _send(self, resp: Resp):
         lines = [f"HTTP/1.1 {resp.status} {self.responses.get(resp.status, ('',))[0]}",

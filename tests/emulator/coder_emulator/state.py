@@ -115,6 +115,10 @@ class WorkspaceAgent:
     logs_length: int = 0  # bytes of stored output (workspace_agents.logs_length)
     logs_overflowed: bool = False
     log_sources: dict = dataclasses.field(default_factory=dict)  # id -> {id, display_name, icon, created_at}
+    # Written by the agent RPC connection monitor (agent_rpc.py); None until a monitored connection.
+    first_connected_at: dt.datetime | None = None
+    last_connected_at: dt.datetime | None = None
+    disconnected_at: dt.datetime | None = None
 
 
 @dataclasses.dataclass
@@ -343,6 +347,10 @@ class State:
             self.agents: dict[str, WorkspaceAgent] = {}
             self.agents_by_token: dict[str, WorkspaceAgent] = {}
             self.agent_log_seq = 0  # workspace_agent_logs.id is one bigserial for the deployment
+            # Test-visible agent RPC log (GET /__emulator/agent-rpc) and the faults scheduled for its calls.
+            self.agent_rpc_connections: list = []
+            self.agent_rpc_calls: list = []
+            self.agent_rpc_faults: list = []
             # The test clock: workspace timestamps and schedule rules use now() + clock_offset.
             self.clock_offset = dt.timedelta(0)
             self.experiments = set(self.initial_experiments)

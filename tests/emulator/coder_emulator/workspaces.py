@@ -233,15 +233,33 @@ def log_source_json(agent, src) -> dict:
             "display_name": src["display_name"], "icon": src["icon"]}
 
 
+def agent_status(agent) -> str:
+    """The connection status rule: "connecting" before any connection (timeout 0 never times out),
+    "disconnected" when disconnected_at is not before last_connected_at, else "connected". Only a monitored
+    agent RPC connection (agent_rpc.py) writes these timestamps; the emulator has no real agent."""
+    if agent.first_connected_at is None:
+        return "connecting"
+    if agent.disconnected_at is not None and agent.disconnected_at >= agent.last_connected_at:
+        return "disconnected"
+    return "connected"
+
+
 def agent_json(state, agent) -> dict:
-    """db2sdk.WorkspaceAgent for an agent that never connected (the emulator has no agent RPC yet):
-    status "connecting" (connection timeout 0 never times out), lifecycle "created"."""
-    return {
+    """db2sdk.WorkspaceAgent, lifecycle "created"; the status follows agent_status."""
+    status = agent_status(agent)
+    health = {"healthy": True} if status == "connected" else {"healthy": False, "reason": "agent is not connected"}
+    d = {
         "id": agent.id,
         "parent_id": None,  # uuid.NullUUID marshals as null when not set
         "created_at": fmt_time(agent.created_at),
         "updated_at": fmt_time(agent.created_at),
-        "status": "connecting",
+    }
+    # *time.Time with omitempty: only once set.
+    for name in ("first_connected_at", "last_connected_at", "disconnected_at"):
+        if getattr(agent, name) is not None:
+            d[name] = fmt_time(getattr(agent, name))
+    d.update({
+        "status": status,
         "lifecycle_state": "created",
         "name": agent.name,
         "resource_id": agent.resource_id,
@@ -256,12 +274,13 @@ def agent_json(state, agent) -> dict:
         "connection_timeout_seconds": 0,
         "troubleshooting_url": "",
         "subsystems": [],
-        "health": {"healthy": False, "reason": "agent is not connected"},
+        "health": health,
         "display_apps": ["vscode", "vscode_insiders", "web_terminal", "ssh_helper", "port_forwarding_helper"],
         "log_sources": [log_source_json(agent, s) for s in agent.log_sources.values()],
         "scripts": [],
         "startup_script_behavior": "non-blocking",
-    }
+    })
+    return d
 
 
 def _job_json(state, ws, build) -> dict:

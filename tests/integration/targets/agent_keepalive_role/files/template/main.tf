@@ -1,0 +1,4 @@
+resource "coder_agent" "main" {
+  os   = "linux"
+  arch = "amd64"
+}
