@@ -24,13 +24,26 @@ def connection_argument_spec():
     )
 
 
-def client_from_module(module):
-    """A ``CoderClient`` from the module's connection options; fails the module on bad settings."""
+# The environment variable of each token option.
+TOKEN_VARIABLES = {"token": "CODER_SESSION_TOKEN", "agent_token": "CODER_AGENT_TOKEN"}
+
+
+def agent_token_argument_spec():
+    """The workspace agent's token, for the /workspaceagents/me/* routes (a UUID, sent like a session token)."""
+    return dict(agent_token=dict(type="str", no_log=True, fallback=(env_fallback, ["CODER_AGENT_TOKEN"])))
+
+
+def client_from_module(module, token_option="token"):
+    """A ``CoderClient`` from the module's connection options; fails the module on bad settings.
+
+    ``token_option="agent_token"`` builds the client of the agent routes: the same URL and TLS settings, with the
+    workspace agent's token in the ``Coder-Session-Token`` header instead of a user's.
+    """
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
     params = module.params
     missing = [f"the {option} option or the {variable} environment variable"
-               for option, variable in (("url", "CODER_URL"), ("token", "CODER_SESSION_TOKEN"))
+               for option, variable in (("url", "CODER_URL"), (token_option, TOKEN_VARIABLES[token_option]))
                if not params.get(option)]
     if missing:
         module.fail_json(msg="Missing Coder connection settings: set " + " and ".join(missing) + ".")
@@ -38,11 +51,11 @@ def client_from_module(module):
         module.fail_json(msg="retries must be 0 or more and timeout more than 0 seconds.")
     try:
         return CoderClient(
-            params["url"], params["token"], validate_certs=params["validate_certs"], ca_path=params["ca_path"],
+            params["url"], params[token_option], validate_certs=params["validate_certs"], ca_path=params["ca_path"],
             timeout=params["timeout"], retries=params["retries"], warn=module.warn,
         )
     except CoderConfigError as error:
-        module.fail_json(msg=redact(str(error), [params.get("token")]))
+        module.fail_json(msg=redact(str(error), [params.get("token"), params.get("agent_token")]))
 
 
 # Added to any API failure with these statuses, whatever the module was doing.
@@ -54,7 +67,8 @@ STATUS_HINTS = {
 
 def fail_with_error(module, error, action, **result):
     """Fail the module with a message naming the action and object, e.g. "Could not create user 'ana': ..."."""
-    secrets = [module.params.get("token"), (module.params.get("token") or "").strip(), module.params.get("password")]
+    secrets = [module.params.get("token"), (module.params.get("token") or "").strip(), module.params.get("password"),
+               module.params.get("agent_token"), (module.params.get("agent_token") or "").strip()]
     if isinstance(error, CoderAPIError):
         message = f"Could not {action}: {error.describe()}"
         if error.status in STATUS_HINTS:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: contributors to coder.automation
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """coder-keepalive: keeps a Coder workspace alive while a long job runs, and writes the job's life into the

@@ -345,8 +345,10 @@ class Handler(BaseHTTPRequestHandler):
             resp.takeover(self)
 
     def _send(self, resp: Resp):
+        # The Date header follows the test clock, as every other time of the emulated server does.
+        server_now = self.app.state.clock().timestamp()
         lines = [f"HTTP/1.1 {resp.status} {self.responses.get(resp.status, ('',))[0]}",
-                 f"Date: {self.date_time_string()}"]
+                 f"Date: {self.date_time_string(server_now)}"]
         if resp.content_type:
             lines.append(f"Content-Type: {resp.content_type}")
         for k, v in resp.headers.items():
