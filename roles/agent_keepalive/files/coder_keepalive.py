@@ -32,12 +32,37 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
 # The collection's own agent RPC channel, copied beside this file by the role (written once, used twice).
-from coder_keepalive_lib._agent_rpc import update_stats
+from coder_keepalive_lib._agent_rpc import AgentRPCError, update_stats
 
 LOG_SOURCE_NAMESPACE = uuid.UUID("6f1c9b52-3c1e-4d6a-9a55-3c3a1c2f7e10")
 MAX_AUTH_FAILURES = 3
 FIRST_RETRY_SECONDS = 15
 MAX_BACKOFF_SECONDS = 300
+
+
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")
+UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1_000, "ms": 1}
+
+
+def duration_ms(value):
+    """Milliseconds from a number of milliseconds (as Coder's activity_bump_ms) or 8h, 90m, 1d2h; None if empty."""
+    text = str(value if value is not None else "").strip().lower()
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    if DURATION.sub("", text):
+        raise ValueError(f"'{value}' is not a duration (use milliseconds, or forms such as 1h or 90m)")
+    return int(sum(float(number) * UNIT_MS[unit] for number, unit in DURATION.findall(text)))
+
+
+def report_interval(interval, activity_bump):
+    """Seconds between reports: the interval given (at least 1), else a quarter of the template's activity
+    bump (at least 60 s) so that every bump window gets a report, else 15 minutes."""
+    if str(interval if interval is not None else "").strip():
+        return max(1, int(interval))
+    bump = duration_ms(activity_bump)
+    return max(60, bump // 4000) if bump else 900
 
 
 class Unauthorized(Exception):
@@ -49,7 +74,7 @@ class Keepalive:
         self.url = config["url"].rstrip("/")
         self.token_file = config.get("token_file") or ""
         self.patterns = [re.compile(pattern) for pattern in config.get("patterns") or []]
-        self.interval = max(30, int(config.get("interval") or 900))
+        self.interval = report_interval(config.get("interval"), config.get("activity_bump"))
         self.source_name = config.get("source_name") or "coder-keepalive"
         self.app_slug = config.get("app_slug") or ""
         self.allow_disconnect = bool(config.get("allow_agent_disconnect_side_effect"))
@@ -61,6 +86,7 @@ class Keepalive:
         self.source_registered = False
         self.version = None
         self.auth_failures = 0
+        self.told_no_route = False
 
     # ---- credentials and HTTP --------------------------------------------------------------------
 
@@ -105,6 +131,8 @@ class Keepalive:
                 return result
             except Unauthorized:
                 self.token = self.read_token()
+                # A new token belongs to a new agent (a rebuild): its log source is registered anew.
+                self.source_registered = False
         self.auth_failures += 1
         if self.auth_failures >= MAX_AUTH_FAILURES:
             self.say("the agent token is refused (401) again and again: the workspace was probably stopped or "
@@ -122,7 +150,12 @@ class Keepalive:
                       {"connection_count": 1, "connections_by_proto": {"ssh": 1}, "session_count_ssh": 0})
             return "report_stats"
         if version >= (2, 31, 1) or self.allow_disconnect:
-            update_stats(self.url + "/api/v2", self.token, connection_count=1, role="coder-keepalive")
+            try:
+                update_stats(self.url + "/api/v2", self.token, connection_count=1, role="coder-keepalive")
+            except AgentRPCError as error:
+                if error.status == 401:
+                    raise Unauthorized() from None
+                raise
             return "rpc"
         if self.app_slug and version >= (2, 30, 0):
             self.call("PATCH", "/workspaceagents/me/app-status",
@@ -133,15 +166,18 @@ class Keepalive:
                            "effect.")
 
     def log(self, message, level="info"):
-        if not self.source_registered:
+        # Log sources came with v2.13; older servers file the lines under their built-in source.
+        with_source = self.server_version() >= (2, 13, 0)
+        if with_source and not self.source_registered:
             self.call("POST", "/workspaceagents/me/log-source",
                       {"id": self.source_id, "display_name": self.source_name, "icon": "/emojis/23f1.png"})
             self.source_registered = True
         now = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
         for start in range(0, max(len(message), 1), 1024):  # Coder stores at most 1024 characters a line
-            self.call("PATCH", "/workspaceagents/me/logs",
-                      {"log_source_id": self.source_id,
-                       "logs": [{"created_at": now, "output": message[start:start + 1024], "level": level}]})
+            body = {"logs": [{"created_at": now, "output": message[start:start + 1024], "level": level}]}
+            if with_source:
+                body["log_source_id"] = self.source_id
+            self.call("PATCH", "/workspaceagents/me/logs", body)
 
     def say(self, message):
         print(f"coder-keepalive: {message}", file=self.out, flush=True)
@@ -158,6 +194,14 @@ class Keepalive:
             return self.authorized(action)
         except SystemExit:
             raise
+        except RuntimeError as error:
+            # Not an outage: the server has no usable route. Say it where the user looks, once.
+            if not self.told_no_route:
+                self.told_no_route = True
+                self.say(str(error))
+                text = f"cannot keep this workspace alive: {error}"
+                self.safely("logging the problem", lambda: self.log(text, level="warn"))
+            return None
         except Exception as error:  # pylint: disable=broad-exception-caught  # an outage must not end the service
             self.say(f"{what} failed ({str(error)[:200]}); trying again later.")
             return None
@@ -170,14 +214,22 @@ class Keepalive:
         return bool(matching_processes(self.patterns))
 
     def keep_alive(self, description, child=None):
-        """While the job runs: report activity every interval and log its progress; log its end."""
+        """While the job runs: report activity every interval and log its progress; log its end. A wrapped job
+        is always waited for, even when reporting has to stop, so that its exit status is the wrapper's."""
         started = self.clock()
+        reporting = True
         self.safely("logging the start", lambda: self.log(f"started: {description}"))
         next_report, retry = started, FIRST_RETRY_SECONDS
         while self.job_running(child):
             now = self.clock()
-            if now >= next_report:
-                route = self.safely("reporting activity", self.report_activity)
+            if reporting and now >= next_report:
+                try:
+                    route = self.safely("reporting activity", self.report_activity)
+                except SystemExit:
+                    if child is None:
+                        raise
+                    reporting = False  # the token is gone for good; the wrapped job still runs to its end
+                    continue
                 elapsed = int(now - started)
                 self.save_state(job=description, started_seconds_ago=elapsed, route=route)
                 if route is None:
@@ -200,7 +252,9 @@ class Keepalive:
         while True:
             found = matching_processes(self.patterns)
             if found:
-                self.keep_alive(f"process {found[0][1][:200]} (pid {found[0][0]})")
+                # Only the program's name and pid: a command line can hold secrets, and logs are widely readable.
+                program = os.path.basename(found[0][1].split(" ", 1)[0]) or "process"
+                self.keep_alive(f"{program} (pid {found[0][0]})")
             self.sleep(self.poll_seconds)
 
 
@@ -239,7 +293,10 @@ def main(argv=None):
     if not command:
         parser.error("run needs a command after --")
     child = subprocess.Popen(command)
-    status = keepalive.keep_alive(" ".join(command)[:200], child)
+    # A stop request goes to the job; the wrapper waits for it and exits with its status.
+    signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
+    signal.signal(signal.SIGINT, lambda signum, frame: child.send_signal(signal.SIGINT))
+    status = keepalive.keep_alive(os.path.basename(command[0]), child)
     return status if isinstance(status, int) and status >= 0 else 1
 
 

@@ -91,6 +91,9 @@ def get_logs(req):
 
 def post_log_source(req):
     state = req.state
+    if state.version_tuple < (2, 13, 0):
+        # Added as an HTTP route in v2.13.0 (reference 9.4): older servers do not route it.
+        return json_resp(404, {"message": "Route not found."})
     with state.lock:
         agent, _ws, _build = wsm.authenticate_agent(req)
         body = decode_body(req.body, "PostLogSourceRequest", {"id": "uuid", "display_name": "str", "icon": "str"})

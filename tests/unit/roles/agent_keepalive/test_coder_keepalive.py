@@ -117,3 +117,35 @@ def test_matching_processes_like_pgrep(service, tmp_path):
     (proc / "self").mkdir()
     found = service.matching_processes([__import__("re").compile(r"train\.py")], proc=str(proc))
     assert found == [(10, "python train.py --epochs 30")]
+
+
+def test_a_401_on_the_agent_channel_is_a_token_problem_too(service, tmp_path, monkeypatch):
+    keepalive = make(service, tmp_path)
+    keepalive.version = (2, 34, 3)
+
+    def refused(*args, **kwargs):
+        raise service.AgentRPCError("Workspace agent not authorized.", status=401)
+
+    monkeypatch.setattr(service, "update_stats", refused)
+    with pytest.raises(service.Unauthorized):
+        keepalive.report_activity()
+
+
+@pytest.mark.parametrize("interval, bump, seconds", [
+    ("", 3_600_000, 900), ("", "1h", 900), ("", "", 900), ("", 120_000, 60), (5, 3_600_000, 5), ("0", "", 1),
+])
+def test_interval_from_the_activity_bump_in_milliseconds_or_a_duration(service, interval, bump, seconds):
+    assert service.report_interval(interval, bump) == seconds
+
+
+def test_a_bad_activity_bump_is_refused(service):
+    with pytest.raises(ValueError):
+        service.report_interval("", "one hour")
+
+
+def test_the_wrapper_exits_with_the_jobs_status(service, tmp_path, monkeypatch):
+    config = tmp_path / "config.json"
+    config.write_text('{"url": "http://127.0.0.1:1", "patterns": [], "interval": 3600, "poll_seconds": 0.5}')
+    monkeypatch.setattr(service.Keepalive, "report_activity", lambda self: "rpc")
+    monkeypatch.setattr(service.Keepalive, "log", lambda self, message, level="info": None)
+    assert service.main(["--config", str(config), "run", "--", sys.executable, "-c", "raise SystemExit(3)"]) == 3
