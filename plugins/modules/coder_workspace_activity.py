@@ -325,7 +325,14 @@ def _report_deadline(module, result, label, route, before, after, extension):
         result["deadline_moved"] = None
         result["msg"] = (f"{label[0].upper()}{label[1:]}: activity reported ({route}); its shutdown is manual (no "
                          "deadline), so it does not stop on its own.")
+    elif after == before and result.get("max_deadline") and result["max_deadline"] == format_time(after):
+        result["limit_reached"] = True
+        result["msg"] = (f"{label[0].upper()}{label[1:]} has reached its template's maximum lifetime: it stops at "
+                         f"{format_time(after)} and nothing can move that. The activity report ({route}) was sent.")
+        module.warn(result["msg"])
     elif after == before:
+        result["msg"] = (f"{label[0].upper()}{label[1:]}: activity reported ({route}), but the deadline did not move; "
+                         "see the warning.")
         why = ("the template's activity bump is set, less than 95% of it remains before the deadline, and the deadline "
                "is before the template's maximum lifetime")
         if route == "usage":
