@@ -23,6 +23,20 @@ GROUPS_FEATURE = "template_rbac"
 INDIVIDUAL_LOOKUPS_MAX = 25
 
 
+def group_options():
+    """The options of one group: coder_group's argument spec, and the suboptions of coder_roster's groups."""
+    return dict(
+        name=dict(type="str", required=True),
+        organization=dict(type="str"),
+        display_name=dict(type="str"),
+        avatar_url=dict(type="str"),
+        quota_allowance=dict(type="int"),
+        members=dict(type="list", elements="str"),
+        purge_members=dict(type="bool", default=False),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+
+
 class DesiredGroup:
     def __init__(self, name, organization=None, display_name=None, avatar_url=None, quota_allowance=None,
                  members=None, purge_members=False, template_access=None):

@@ -30,6 +30,22 @@ CREATE_WITH_ROLES_SINCE = (2, 34, 0)
 MAX_REAL_NAME = 128
 
 
+def user_options():
+    """The options of one user: coder_user's argument spec, and the suboptions of coder_roster's users."""
+    return dict(
+        username=dict(type="str", required=True),
+        email=dict(type="str"),
+        name=dict(type="str"),
+        login_type=dict(type="str", choices=list(LOGIN_TYPES)),
+        password=dict(type="str", no_log=True),
+        update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
+        roles=dict(type="list", elements="str"),
+        suspended=dict(type="bool"),
+        organizations=dict(type="list", elements="raw"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+
+
 class DesiredUser:
     """What the playbook declares. ``None`` means "not managed" for every optional field."""
 

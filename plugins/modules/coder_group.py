@@ -149,6 +149,7 @@ from ansible_collections.coder.automation.plugins.module_utils._groups import (
     DesiredGroup,
     feature_error_or,
     find_group,
+    group_options,
     plan_group,
     resolve_members,
 )
@@ -214,16 +215,7 @@ def _organization(client, reference):
 
 def main():
     argument_spec = connection_argument_spec()
-    argument_spec.update(
-        name=dict(type="str", required=True),
-        organization=dict(type="str"),
-        display_name=dict(type="str"),
-        avatar_url=dict(type="str"),
-        quota_allowance=dict(type="int"),
-        members=dict(type="list", elements="str"),
-        purge_members=dict(type="bool", default=False),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
+    argument_spec.update(group_options())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module)
 

@@ -193,12 +193,14 @@ errors:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.coder.automation.plugins.module_utils._errors import redact
+from ansible_collections.coder.automation.plugins.module_utils._groups import group_options
 from ansible_collections.coder.automation.plugins.module_utils._module import (
     client_from_module,
     connection_argument_spec,
     fail_with_error,
 )
 from ansible_collections.coder.automation.plugins.module_utils._roster import apply_roster, plan_roster
+from ansible_collections.coder.automation.plugins.module_utils._users import user_options
 
 
 def run_module(module):
@@ -229,35 +231,13 @@ def run_module(module):
 
 
 def main():
-    user_options = dict(
-        username=dict(type="str", required=True),
-        email=dict(type="str"),
-        name=dict(type="str"),
-        login_type=dict(type="str", choices=["password", "none", "github", "oidc"]),
-        password=dict(type="str", no_log=True),
-        update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
-        roles=dict(type="list", elements="str"),
-        suspended=dict(type="bool"),
-        organizations=dict(type="list", elements="raw"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        source=dict(type="str"),
-    )
-    group_options = dict(
-        name=dict(type="str", required=True),
-        organization=dict(type="str"),
-        display_name=dict(type="str"),
-        avatar_url=dict(type="str"),
-        quota_allowance=dict(type="int"),
-        members=dict(type="list", elements="str"),
-        purge_members=dict(type="bool", default=False),
-        template_access=dict(type="dict"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        source=dict(type="str"),
-    )
+    # The same options as coder_user and coder_group, plus where an entry comes from (a CSV line).
+    users = dict(user_options(), source=dict(type="str"))
+    groups = dict(group_options(), template_access=dict(type="dict"), source=dict(type="str"))
     argument_spec = connection_argument_spec()
     argument_spec.update(
-        users=dict(type="list", elements="dict", default=[], options=user_options),
-        groups=dict(type="list", elements="dict", default=[], options=group_options),
+        users=dict(type="list", elements="dict", default=[], options=users),
+        groups=dict(type="list", elements="dict", default=[], options=groups),
         absent_users=dict(type="str", default="ignore", choices=["ignore", "suspend", "delete"]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -182,7 +182,12 @@ from ansible_collections.coder.automation.plugins.module_utils._module import (
     connection_argument_spec,
     fail_with_error,
 )
-from ansible_collections.coder.automation.plugins.module_utils._users import DesiredUser, find_user, plan_user
+from ansible_collections.coder.automation.plugins.module_utils._users import (
+    DesiredUser,
+    find_user,
+    plan_user,
+    user_options,
+)
 
 # What Coder means by its refusals to delete, in words that say what to do next.
 DELETE_HINTS = {
@@ -230,18 +235,7 @@ def run_module(module):
 
 def main():
     argument_spec = connection_argument_spec()
-    argument_spec.update(
-        username=dict(type="str", required=True),
-        email=dict(type="str"),
-        name=dict(type="str"),
-        login_type=dict(type="str", choices=["password", "none", "github", "oidc"]),
-        password=dict(type="str", no_log=True),
-        update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
-        roles=dict(type="list", elements="str"),
-        suspended=dict(type="bool"),
-        organizations=dict(type="list", elements="raw"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
+    argument_spec.update(user_options())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module)
 
