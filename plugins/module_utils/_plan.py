@@ -29,6 +29,10 @@ class Plan:
         self.before = before or {}
         self.after = after or {}
         self.steps = list(steps or [])
+        # Filled in by whole-roster runs after applying: whether a step failed, and the steps that changed
+        # something (None until the plan is applied).
+        self.failed = False
+        self.applied = None
 
     @property
     def changed(self):

@@ -73,10 +73,9 @@ class RosterPlan:
 
 def _outcome(plan):
     """"done", "unchanged" or "failed" for one object's plan, from what applying it did when it was applied."""
-    if getattr(plan, "failed", False):
+    if plan.failed:
         return "failed"
-    applied = getattr(plan, "applied", None)
-    changed = plan.changed if applied is None else bool(applied)
+    changed = plan.changed if plan.applied is None else bool(plan.applied)
     return "done" if changed else "unchanged"
 
 

@@ -156,7 +156,10 @@ class TemplatePush:
     """Uploads an archive, creates a version, waits for its build (one object per module run)."""
 
     def __init__(self, organization, name, files, variables, tags, version_name=None, message=None,
-                 wait_timeout=600, poll_interval=1.0, sleep=time.sleep, clock=time.monotonic):
+                 wait_timeout=600, poll_interval=1.0, sleep=time.sleep, clock=time.monotonic, archive=None):
+        self.archive = archive  # built once by the caller (its size checked before any request), or here
+        self.template_id = None
+        self.created_version = None  # set once a version exists on the server: a change even if its build fails
         self.organization = organization
         self.name = name
         self.files = files
@@ -171,7 +174,7 @@ class TemplatePush:
 
     def push(self, client, template_id=None):
         self.template_id = template_id
-        archive = self.archive if getattr(self, "archive", None) is not None else build_archive(self.files)
+        archive = self.archive if self.archive is not None else build_archive(self.files)
         upload = client.request("POST", "/files", data=archive, content_type="application/x-tar")
         body = {"storage_method": "file", "provisioner": "terraform", "file_id": upload.body["hash"],
                 "tags": {k: v for k, v in self.tags.items() if k not in DEFAULT_TAGS or v != DEFAULT_TAGS[k]},
@@ -246,8 +249,7 @@ class TemplatePush:
         job = version.get("job") or {}
         logs = client.get(f"/templateversions/{version['id']}/logs").body or []
         tail = [f"{entry.get('log_level', '')}: {entry.get('output', '')}".strip() for entry in logs[-10:]]
-        kept = " The active version was not changed." if getattr(self, "template_id", None) else \
-            " The template was not created."
+        kept = " The active version was not changed." if self.template_id else " The template was not created."
         text = (f"the new version of template '{self.name}' failed to build ({job.get('status')}"
                 f"{', ' + job['error_code'] if job.get('error_code') else ''}): {job.get('error') or 'no error text'}."
                 + kept)

@@ -288,8 +288,7 @@ def run_module(module):
         my_id = client.get_cached("/users/me")["id"] if str(tags.get("scope", "")).lower() == "user" else None
         push = TemplatePush(organization, params["name"], files, variables, expected_tags(tags, my_id),
                             version_name=params["version_name"], message=params["version_message"],
-                            wait_timeout=params["wait_timeout"])
-        push.archive = archive
+                            wait_timeout=params["wait_timeout"], archive=archive)
         plan = plan_template(client, want, files, local_manifest, push)
     except Exception as error:  # pylint: disable=broad-exception-caught
         if isinstance(error, CoderAPIError) and error.status == 404 and "organizations" in error.path:
@@ -321,7 +320,7 @@ def run_module(module):
             result["template"] = None
     except Exception as error:  # pylint: disable=broad-exception-caught
         # A version created before the failure (a failed build, a refused promote) is a change on the server.
-        result["changed"] = bool(context.get("changed")) or getattr(push, "created_version", None) is not None
+        result["changed"] = bool(context.get("changed")) or push.created_version is not None
         hint = f" ({DELETE_HINT})" if plan.action == "delete" and getattr(error, "status", None) == 400 else ""
         fail_with_error(module, error, context.get("step", action) + hint, **result)
     module.exit_json(**result)
