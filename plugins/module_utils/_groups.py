@@ -155,7 +155,7 @@ def plan_group(desired, current, organization, wanted_members=None, state="prese
     Returns the plan; ``plan.warnings`` holds what the user should know even when the plan succeeds.
     """
     plan = Plan()
-    plan.warnings, plan.members_added, plan.members_removed = [], [], []
+    plan.members_added, plan.members_removed = [], []
     label = f"group '{desired.name}' of organization '{organization['name']}'"
     if desired.name == EVERYONE:
         _check_everyone(desired, state, organization)

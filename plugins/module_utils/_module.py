@@ -58,6 +58,19 @@ def client_from_module(module, token_option="token"):
         module.fail_json(msg=redact(str(error), [params.get("token"), params.get("agent_token")]))
 
 
+def plan_result(module, plan, **fields):
+    """The result a resource module reports from its plan: changed, actions, the diff in diff mode, and the
+    plan's warnings. In check mode, or when nothing would change, the module exits here with it."""
+    for warning in plan.warnings:
+        module.warn(warning)
+    result = dict(changed=plan.changed, actions=plan.descriptions(), **fields)
+    if module._diff:
+        result["diff"] = plan.diff()
+    if module.check_mode or not plan.changed:
+        module.exit_json(**result)
+    return result
+
+
 # Added to any API failure with these statuses, whatever the module was doing.
 STATUS_HINTS = {
     401: "Coder did not accept the token (the token option or CODER_SESSION_TOKEN): it is missing, expired, "

@@ -33,6 +33,8 @@ class Plan:
         # something (None until the plan is applied).
         self.failed = False
         self.applied = None
+        # What the user should know even when the plan succeeds (reported as module warnings).
+        self.warnings = []
 
     @property
     def changed(self):

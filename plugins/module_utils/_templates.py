@@ -305,7 +305,6 @@ def template_summary(template):
 def new_plan():
     plan = Plan()
     plan.files = {"added": [], "removed": [], "changed": []}
-    plan.warnings = []
     return plan
 
 

@@ -157,6 +157,7 @@ from ansible_collections.coder.automation.plugins.module_utils._module import (
     client_from_module,
     connection_argument_spec,
     fail_with_error,
+    plan_result,
 )
 
 
@@ -181,14 +182,8 @@ def run_module(module):
     except Exception as error:  # pylint: disable=broad-exception-caught
         fail_with_error(module, error, action)
 
-    for warning in plan.warnings:
-        module.warn(warning)
-    result = dict(changed=plan.changed, actions=plan.descriptions(), group=current,
-                  members_added=plan.members_added, members_removed=plan.members_removed)
-    if module._diff:
-        result["diff"] = plan.diff()
-    if module.check_mode or not plan.changed:
-        module.exit_json(**result)
+    result = plan_result(module, plan, group=current, members_added=plan.members_added,
+                         members_removed=plan.members_removed)
 
     context = {}
     try:

@@ -222,6 +222,7 @@ from ansible_collections.coder.automation.plugins.module_utils._module import (
     client_from_module,
     connection_argument_spec,
     fail_with_error,
+    plan_result,
 )
 from ansible_collections.coder.automation.plugins.module_utils._template_inputs import duration_ms, variable_values
 from ansible_collections.coder.automation.plugins.module_utils._templates import (
@@ -296,17 +297,9 @@ def run_module(module):
                                     "is not visible to this token.")
         fail_with_error(module, error, action)
 
-    for warning in plan.warnings:
-        module.warn(warning)
-    result = dict(changed=plan.changed, actions=plan.descriptions(), template=plan.template,
-                  files_added=plan.files["added"], files_removed=plan.files["removed"],
-                  files_changed=plan.files["changed"])
-    if getattr(plan, "version", None):
-        result["version"] = plan.version
-    if module._diff:
-        result["diff"] = plan.diff()
-    if module.check_mode or not plan.changed:
-        module.exit_json(**result)
+    version = {"version": plan.version} if getattr(plan, "version", None) else {}
+    result = plan_result(module, plan, template=plan.template, files_added=plan.files["added"],
+                         files_removed=plan.files["removed"], files_changed=plan.files["changed"], **version)
 
     context = {}
     try:

@@ -181,6 +181,7 @@ from ansible_collections.coder.automation.plugins.module_utils._module import (
     client_from_module,
     connection_argument_spec,
     fail_with_error,
+    plan_result,
 )
 from ansible_collections.coder.automation.plugins.module_utils._users import (
     DesiredUser,
@@ -214,11 +215,7 @@ def run_module(module):
     except Exception as error:  # pylint: disable=broad-exception-caught
         fail_with_error(module, error, action)
 
-    result = dict(changed=plan.changed, actions=plan.descriptions(), user=current)
-    if module._diff:
-        result["diff"] = plan.diff()
-    if module.check_mode or not plan.changed:
-        module.exit_json(**result)
+    result = plan_result(module, plan, user=current)
 
     context = {}
     try:
