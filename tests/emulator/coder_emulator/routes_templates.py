@@ -563,7 +563,8 @@ def delete_template(req):
         tpl = template_param(req)
         if not can_update_template(state, req.actor, tpl):
             raise forbidden()
-        if any(ws.template_id == tpl.id for ws in state.workspaces.values()):
+        # GetWorkspaces by template id as the system: every non-deleted workspace, visible or not.
+        if state.live_workspaces(template_id=tpl.id):
             raise ApiError(400, "All workspaces must be deleted before a template can be removed.")
         tpl.deleted = True
         tpl.updated_at = now()

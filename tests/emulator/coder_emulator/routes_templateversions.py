@@ -347,10 +347,13 @@ def version_rich_parameters(req):
 
 # ---------------------------------------------------------------------- archive
 def _in_use(state, version) -> bool:
+    """ArchiveUnusedTemplateVersions: the active version, or the version of a workspace's latest build unless
+    that build is a delete (so a deleted workspace never holds its version, whatever the delete job's status)."""
     tpl = state.templates.get(version.template_id)
     if tpl is not None and tpl.active_version_id == version.id:
         return True
-    return any(ws.template_version_id == version.id for ws in state.workspaces.values())
+    return any(ws.latest_build.template_version_id == version.id and ws.latest_build.transition != "delete"
+               for ws in state.workspaces.values())
 
 
 def _set_archived(req, archived):

@@ -13,11 +13,17 @@
                                            and its first build (default: start, succeeded, one agent "main", no
                                            apps, no TTL = manual shutdown; ttl_ms defaults to the template's
                                            default_ttl_ms). With "template" it uses that template (and its active
-                                           version), which then cannot be deleted. The answer lists the agents with
-                                           their tokens: {"id", ..., "build": {...}, "agents": [{id, name, token}]}
+                                           version), which then cannot be deleted while the workspace is not. The
+                                           answer lists the agents with their tokens: {"id", ..., "build": {...},
+                                           "agents": [{id, name, token}]}. 409 when the owner already has a
+                                           non-deleted workspace of that name (compared case-insensitively)
 * POST   /__emulator/workspaces/{id}/builds -> 201, body {"transition": "start"|"stop"|"delete", "job_status": str};
-                                           a new build (a start build gets new agents and tokens), same answer
-* DELETE /__emulator/workspaces/{id}   -> 204 (404 when unknown)
+                                           a new build (a start build gets new agents and tokens), same answer.
+                                           A delete build whose job succeeded (also as the first build above)
+                                           marks the workspace deleted for good: GET by id answers 410, lists and
+                                           by-name reads skip it, its name is free, its owner and template no
+                                           longer count it; later builds are still accepted
+* DELETE /__emulator/workspaces/{id}   -> 204 (404 when unknown); removes the workspace and its builds outright
 * GET    /__emulator/clock             -> {"now": RFC3339, "offset_seconds": float} the test clock
 * POST   /__emulator/clock             -> 200 same, body {"advance_seconds": N (>= 0)}; moves the test clock that
                                            every workspace timestamp and rule uses, then applies autostop
@@ -114,6 +120,8 @@ def _create_workspace(req):
     owner_ref, name = str(body.get("owner", "")), body.get("name") or "ws"
     tpl_ref = str(body.get("template") or "")
     opts, error = _build_options(body)
+    if not isinstance(name, str):
+        error = "name must be a string."
     if error:
         return json_resp(400, {"message": error})
     for key in ("ttl_ms", "max_ttl_ms"):
@@ -139,6 +147,10 @@ def _create_workspace(req):
             template = _find_template(state, owner, tpl_ref)
             if template is None:
                 return json_resp(404, {"message": f"Unknown template {tpl_ref!r}."})
+        if state.live_workspace_by_name(owner.id, name) is not None:
+            # createWorkspace's check (the unique index is over non-deleted workspaces only).
+            return json_resp(409, {"message": f'Workspace "{name}" already exists.', "validations": [
+                {"field": "name", "detail": "This value is already in use and should be unique."}]})
         ws = state.add_workspace(owner, name, template, **opts)
         return _workspace_answer(state, ws)
 

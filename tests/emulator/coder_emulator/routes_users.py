@@ -282,8 +282,8 @@ def delete_user(req):
     if user.id == actor.id:
         raise ApiError(403, "You cannot delete yourself!")
     with state.lock:
-        # Counted over all workspaces, visible or not.
-        if state.workspace_count.get(user.id, 0) > 0:
+        # Counted over all workspaces, visible or not, but not deleted ones (GetWorkspaces, deleted = false).
+        if state.live_workspaces(owner_id=user.id):
             raise ApiError(417, "You cannot delete a user that has workspaces. Delete their workspaces and try again!")
         require_manage(req)
         state.delete_user(user)

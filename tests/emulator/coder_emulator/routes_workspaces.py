@@ -3,7 +3,7 @@
 import datetime as dt
 
 from . import workspaces as wsm
-from .search import _goq, _parse_time, parse_pagination, search_terms
+from .search import _goq, _parse_time, go_parse_bool, parse_pagination, search_terms
 from .server import empty, json_resp
 from .util import NIL_UUID, ApiError, decode_body, forbidden, not_found, raise_validation, validation_error
 
@@ -15,7 +15,11 @@ EXTEND_MIN = dt.timedelta(minutes=29)  # validWorkspaceDeadline: "at least 30 mi
 
 
 def _parse_query(q):
-    """The part of searchquery.Workspaces the emulator supports: owner, template, name, status, bare words."""
+    """The part of searchquery.Workspaces the emulator supports: owner, template, name, status, bare words.
+
+    There is no ``deleted`` key (the search parses none, so ``deleted:true`` is "not a valid query param"):
+    GetWorkspaces has ``workspaces.deleted = @deleted`` and the handler never sets it, so no listing shows a
+    deleted workspace."""
     values, errors = search_terms(q)
     if errors:
         raise ApiError(400, "Invalid workspace search query.", validations=errors)
@@ -89,7 +93,7 @@ def list_workspaces(req):
     with state.lock:
         wsm.run_autostop(state)
         match = _matcher(state, actor, f)
-        rows = [ws for ws in state.workspaces.values() if wsm.can_read_workspace(state, actor, ws) and match(ws)]
+        rows = [ws for ws in state.live_workspaces() if wsm.can_read_workspace(state, actor, ws) and match(ws)]
         rows.sort(key=_sort_key(state))
         if after_id:
             ids = [ws.id for ws in rows]
@@ -102,26 +106,53 @@ def list_workspaces(req):
         return json_resp(200, {"workspaces": [wsm.workspace_json(state, ws) for ws in page], "count": total})
 
 
+def _include_deleted(req, field):
+    """The ``include_deleted`` query parameter (strconv.ParseBool); absent or empty is false. The handler
+    workspace names the validation field "deleted", workspaceByOwnerAndName "include_deleted"."""
+    raw = req.q("include_deleted")
+    if raw == "":
+        return False
+    value = go_parse_bool(raw)
+    if value is None:
+        raise ApiError(400, f'Invalid boolean value {_goq(raw)} for "include_deleted" query param.',
+                       validations=[{"field": field, "detail": "Must be a valid boolean"}])
+    return value
+
+
 def get_workspace(req):
+    """coderd workspace: the middleware finds deleted workspaces too (GetWorkspaceByID), the handler answers
+    410 for them unless include_deleted is true. Its message still names the old '?deleted=true' parameter."""
     state = req.state
     with state.lock:
         wsm.run_autostop(state)
         ws = wsm.workspace_param(req)
+        show_deleted = _include_deleted(req, "deleted")
+        if ws.deleted and not show_deleted:
+            raise ApiError(410, f"Workspace {_goq(ws.id)} was deleted, you can view this workspace by specifying "
+                                "'?deleted=true' and trying again.")
         return json_resp(200, wsm.workspace_json(state, ws))
 
 
 def get_workspace_by_owner_and_name(req):
+    """coderd workspaceByOwnerAndName: GetWorkspaceByOwnerIDAndName (deleted = false, lower(name)); with
+    include_deleted and no such row, the same query with deleted = true, ORDER BY created_at DESC: the most
+    recently created deleted workspace of that name."""
     state = req.state
     with state.lock:
         wsm.run_autostop(state)
         owner = state.resolve_user(req.params["user"], req.actor)
-        name = req.params["workspacename"].lower()
         if owner is None:
             raise not_found()
-        for ws in state.workspaces.values():
-            if ws.owner_id == owner.id and ws.name.lower() == name and wsm.can_read_workspace(state, req.actor, ws):
-                return json_resp(200, wsm.workspace_json(state, ws))
-    raise not_found()
+        include_deleted = _include_deleted(req, "include_deleted")
+        name = req.params["workspacename"].lower()
+        ws = state.live_workspace_by_name(owner.id, name)
+        if ws is None and include_deleted:
+            gone = [w for w in state.workspaces.values()
+                    if w.deleted and w.owner_id == owner.id and w.name.lower() == name]
+            ws = max(gone, key=lambda w: w.created_at, default=None)
+        if ws is None or not wsm.can_read_workspace(state, req.actor, ws):
+            raise not_found()
+        return json_resp(200, wsm.workspace_json(state, ws))
 
 
 def get_workspace_build(req):

@@ -8,6 +8,9 @@ from .util import ApiError, parse_uuid
 _STATUSES = ("active", "dormant", "suspended")
 _LOGIN_TYPES = ("password", "github", "oidc", "token", "none")
 _GO_BOOL = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
+# strconv.ParseBool on a raw (not lowercased) value: these spellings only, so "tRuE" is invalid.
+_GO_PARSE_BOOL = {**{k: True for k in ("1", "t", "T", "TRUE", "true", "True")},
+                  **{k: False for k in ("0", "f", "F", "FALSE", "false", "False")}}
 _RFC3339NANO = "2006-01-02T15:04:05.999999999Z07:00"
 _TIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 INT32_MAX = 2**31 - 1
@@ -52,6 +55,11 @@ def search_terms(query: str):
         else:
             return None, [{"field": "q", "detail": f"Query element {_goq(el)} can only contain 1 ':'"}]
     return values, []
+
+
+def go_parse_bool(raw: str):
+    """strconv.ParseBool: True or False, or None when Go answers "invalid syntax"."""
+    return _GO_PARSE_BOOL.get(raw)
 
 
 def _goq(s: str) -> str:

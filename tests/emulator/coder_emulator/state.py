@@ -159,6 +159,8 @@ class Workspace:
     agent_names: list = dataclasses.field(default_factory=lambda: ["main"])
     app_slugs: list = dataclasses.field(default_factory=list)
     builds: list = dataclasses.field(default_factory=list)  # [WorkspaceBuild] by build number
+    # workspaces.deleted: set once a delete build's job succeeds (provisionerdserver CompleteJob); never reset.
+    deleted: bool = False
 
     @property
     def latest_build(self):
@@ -342,7 +344,6 @@ class State:
             self.user_orgs: dict[str, dict[str, Membership]] = {}
             self.keys: dict[str, ApiKey] = {}
             self.workspaces: dict[str, Workspace] = {}
-            self.workspace_count: dict[str, int] = {}
             self.workspace_builds: dict[str, WorkspaceBuild] = {}
             self.agents: dict[str, WorkspaceAgent] = {}
             self.agents_by_token: dict[str, WorkspaceAgent] = {}
@@ -654,16 +655,28 @@ class State:
                 ws.agent_names = list(agents)
             ws.app_slugs = list(options.pop("apps", None) or [])
             self.workspaces[ws.id] = ws
-            self.workspace_count[owner.id] = self.workspace_count.get(owner.id, 0) + 1
             wsmod.add_build(self, ws, initiator_id=owner.id, **options)
         return ws
 
+    def live_workspaces(self, *, owner_id=None, template_id=None):
+        """GetWorkspaces without RBAC: its ``workspaces.deleted = @deleted`` is never given true by a caller
+        (the list handler, deleteUser, deleteTemplate), so it only ever returns non-deleted workspaces."""
+        return [ws for ws in self.workspaces.values() if not ws.deleted
+                and (owner_id is None or ws.owner_id == owner_id)
+                and (template_id is None or ws.template_id == template_id)]
+
+    def live_workspace_by_name(self, owner_id, name):
+        """The row the unique index workspaces_owner_id_lower_idx (owner_id, lower(name)) WHERE deleted = false
+        allows at most once."""
+        name = name.lower()
+        return next((ws for ws in self.live_workspaces(owner_id=owner_id) if ws.name.lower() == name), None)
+
     def delete_workspace(self, ws_id) -> bool:
+        """Test-only hard removal (the row and its builds and agents go), unlike a delete build."""
         with self.lock:
             ws = self.workspaces.pop(ws_id, None)
             if ws is None:
                 return False
-            self.workspace_count[ws.owner_id] -= 1
             for build in ws.builds:
                 self.workspace_builds.pop(build.id, None)
                 for agent in build.agents:
@@ -885,7 +898,7 @@ class State:
                 "groups": [self._dump_group(g) for g in self.groups.values()],
                 "workspaces": [{"id": w.id, "owner_id": w.owner_id, "name": w.name,
                                 "organization_id": w.organization_id, "template_id": w.template_id,
-                                "builds": len(w.builds)}
+                                "builds": len(w.builds), "deleted": w.deleted}
                                for w in self.workspaces.values()],
                 "files": [{"id": f.id, "hash": f.hash, "created_by": f.created_by, "mimetype": f.mimetype,
                            "size": len(f.data)} for f in self.files.values()],

@@ -29,7 +29,11 @@ def add_build(state, ws, *, transition="start", job_status="succeeded", initiato
 
     A completed start build gets deadline = completion + workspace TTL (none without a TTL: manual shutdown)
     and, when the test gave ``max_ttl_ms``, max_deadline = completion + that (provisionerdserver does this on
-    job completion from the template schedule)."""
+    job completion from the template schedule).
+
+    A delete build whose job succeeded marks the workspace deleted: provisionerdserver's CompleteJob calls
+    UpdateWorkspaceDeletedByID for a delete transition. A pending, running, failed or canceled one does not:
+    only that success path sets the flag, and nothing clears it."""
     if transition not in TRANSITIONS:
         raise ValueError(f"transition must be one of {', '.join(TRANSITIONS)}")
     if job_status not in JOB_STATUSES:
@@ -59,6 +63,8 @@ def add_build(state, ws, *, transition="start", job_status="succeeded", initiato
                 build.max_deadline = t + ms(ws.max_ttl_ms)
                 if build.deadline is not None and build.deadline > build.max_deadline:
                     build.deadline = build.max_deadline
+    if transition == "delete" and job_status == "succeeded":
+        ws.deleted = True
     ws.builds.append(build)
     ws.updated_at = t
     state.workspace_builds[build.id] = build
@@ -197,6 +203,10 @@ def authenticate_agent(req):
     run_autostop(state)
     agent = state.agents_by_token.get(uid)
     ws = state.workspaces.get(agent.workspace_id) if agent is not None else None
+    # GetWorkspaceAgentAndLatestBuildByAuthToken has ``workspaces.deleted = FALSE``: the agent of a deleted
+    # workspace is unknown, even when a test built that workspace again after deleting it.
+    if ws is not None and ws.deleted:
+        ws = None
     build = ws.latest_build if ws is not None else None
     if agent is None or build is None or build.id != agent.build_id or not job_completed(build):
         raise ApiError(401, "Workspace agent not authorized.",

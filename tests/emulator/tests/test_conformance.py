@@ -300,8 +300,11 @@ AGENTS = "/api/v2/workspaceagents"
 WITH_WS = [*WITH_TEMPLATE, _running()]
 WITH_LOGS = [*WITH_WS, lambda client, ctx: client.call(
     "PATCH", f"{AGENTS}/me/logs", {"logs": [{"output": "hello", "level": "info"}]}, token=ctx["agent_token"])]
+WITH_DELETED_WS = [*WITH_WS, lambda client, ctx: client.call(
+    "POST", f"/__emulator/workspaces/{ctx['ws_id']}/builds", {"transition": "delete"}, token=None)]
 NULL_IDS = ("task_id (uuid.NullUUID), parent_id (uuid.NullUUID), template_version_preset_id (*uuid.UUID) and, "
             "without statuses, latest_app_status are JSON null in coderd; the spec declares objects/strings")
+NULL_IDS_AND_DEADLINES = NULL_IDS + "; so are deadline and max_deadline (codersdk.NullTime) of a build without them"
 
 
 def names(items, key="username"):
@@ -635,6 +638,19 @@ OPERATIONS = [
          pre=WITH_WS, spec_gap=NULL_IDS),
     case("workspace-get", "GET", f"{WS}/{{workspace}}", 200, lambda b, c: b["latest_build"]["status"] == "running",
          url=f"{WS}/{{ws_id}}", pre=WITH_WS, spec_gap=NULL_IDS),
+    case("workspace-get-include-deleted", "GET", f"{WS}/{{workspace}}", 200,
+         lambda b, c: b["latest_build"]["status"] == "deleted", url=f"{WS}/{{ws_id}}?include_deleted=true",
+         pre=WITH_DELETED_WS, spec_gap=NULL_IDS_AND_DEADLINES),
+    case("error-410-workspace-deleted", "GET", f"{WS}/{{workspace}}", 410,
+         lambda b, c: b == {"message": f'Workspace "{c["ws_id"]}" was deleted, you can view this workspace by '
+                                       "specifying '?deleted=true' and trying again."},
+         url=f"{WS}/{{ws_id}}", pre=WITH_DELETED_WS),
+    case("error-400-workspace-include-deleted", "GET", f"{WS}/{{workspace}}", 400,
+         lambda b, c: b["validations"] == [{"field": "deleted", "detail": "Must be a valid boolean"}],
+         url=f"{WS}/{{ws_id}}?include_deleted=maybe", pre=WITH_WS),
+    case("workspace-by-owner-and-name-include-deleted", "GET", f"{USERS}/{{user}}/workspace/{{workspacename}}",
+         200, lambda b, c: b["id"] == c["ws_id"], url=f"{USERS}/mia/workspace/w?include_deleted=true",
+         pre=WITH_DELETED_WS, spec_gap=NULL_IDS_AND_DEADLINES),
     case("workspace-by-owner-and-name", "GET", f"{USERS}/{{user}}/workspace/{{workspacename}}", 200,
          lambda b, c: b["id"] == c["ws_id"], url=f"{USERS}/mia/workspace/w", pre=WITH_WS, spec_gap=NULL_IDS),
     case("workspacebuild-get", "GET", "/api/v2/workspacebuilds/{workspacebuild}", 200,

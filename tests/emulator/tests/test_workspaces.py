@@ -102,6 +102,7 @@ def test_testing_route_validation(emu, tpl):
     assert emu.post("/__emulator/workspaces", {"owner": "nobody"}, token=None).status == 404
     assert emu.post("/__emulator/workspaces", {"owner": "admin", "transition": "pause"}, token=None).status == 400
     assert emu.post("/__emulator/workspaces", {"owner": "admin", "ttl_ms": -1}, token=None).status == 400
+    assert emu.post("/__emulator/workspaces", {"owner": "admin", "name": 7}, token=None).status == 400
     assert emu.post(f"/__emulator/workspaces/{NIL}/builds", {}, token=None).status == 404
     assert emu.post("/__emulator/clock", {"advance_seconds": -5}, token=None).status == 400
 
