@@ -122,7 +122,10 @@ def find_workspace(client, reference):
             raise CoderInputError("workspace", f"'{reference}' is not a workspace: use owner/name, a name of your own "
                                   "workspace, or the workspace's id.")
         path = f"/users/{path_segment(owner or 'me')}/workspace/{path_segment(name)}"
-    response = client.request("GET", path, expected=(404,))
+    # 410: a workspace read by id after it was deleted (Coder keeps its record).
+    response = client.request("GET", path, expected=(404, 410))
+    if response.status == 410:
+        raise CoderInputError("workspace", f"workspace '{reference}' was deleted.")
     if response.status == 404:
         raise CoderInputError("workspace", f"no workspace '{reference}' is visible to this token.")
     return response.body, server_now(response.headers)

@@ -199,6 +199,15 @@ def test_a_missing_workspace_names_the_option():
     assert error.value.field == "workspace"
 
 
+def test_a_deleted_workspace_read_by_id_says_so():
+    gone = {"message": 'Workspace "4f8b2c1e-9d3a-4b6c-8e7f-0a1b2c3d4e5f" was deleted, you can view this workspace '
+                       "by specifying '?deleted=true' and trying again."}
+    api, _session = client([make_response(410, gone)])
+    with pytest.raises(CoderInputError) as error:
+        find_workspace(api, "4f8b2c1e-9d3a-4b6c-8e7f-0a1b2c3d4e5f")
+    assert error.value.field == "workspace" and "was deleted" in str(error.value)
+
+
 @pytest.mark.parametrize("ws, words", [
     (workspace(transition="stop", reason="autostop"), "stopped by its schedule"),
     (workspace(transition="stop"), "stopped by bo"),
