@@ -11,8 +11,9 @@ venv=${VENV:-$root/.venv}
 command=$1
 shift
 
-# Seed ansible-test's pip bootstrap cache with our offline stand-in (see hack/get_pip_offline.py):
-# the official bootstrap script lives on a host this machine and CI cannot reach.
+# Seed ansible-test's pip bootstrap cache with our offline stand-in (see hack/get_pip_offline.py): the official
+# bootstrap script lives on a host this machine and CI cannot reach. The cache is named after the pip release that
+# this venv's ansible-test bootstraps (23.1.2 up to 2.17, 24.2 from 2.18), so each ansible-core finds its own.
 pip_version=$("$venv/bin/python" - <<'PY'
 from ansible_test._internal.python_requirements import get_venv_packages
 class Python:  # get_venv_packages only reads .version
@@ -30,14 +31,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dest=$work/ansible_collections/coder/automation
 mkdir -p "$dest"
-(cd "$root" && git ls-files -co --exclude-standard -z \
-  | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
-  | grep -zv -e '^bench/' -e '^hack/' -e '^\.ci/' \
-  | tar --null -T - -cf - | tar -xf - -C "$dest")
-# Files the harness generated for this run (integration_config.yml) are ignored by git: copy them too.
-for extra in tests/integration/integration_config.yml; do
-  [ -f "$root/$extra" ] && cp "$root/$extra" "$dest/$extra"
-done
+"$root/hack/copy-collection.sh" "$dest"
+# The integration targets' settings (URL, token) that hack/integration.sh wrote for this run, in a private file
+# named by INTEGRATION_CONFIG so that runs side by side each keep their own; or one a developer wrote by hand.
+config=${INTEGRATION_CONFIG:-$root/tests/integration/integration_config.yml}
+if [ -f "$config" ]; then
+  (umask 077 && cp "$config" "$dest/tests/integration/integration_config.yml")
+fi
 
 export PATH=$venv/bin:$PATH
 status=0

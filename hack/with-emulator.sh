@@ -2,19 +2,31 @@
 # Runs a command with a fresh emulator: CODER_URL and CODER_SESSION_TOKEN exported, the collection on
 # ANSIBLE_COLLECTIONS_PATH. Extra emulator flags go in EMULATOR_ARGS. For development and the demo:
 #   hack/with-emulator.sh ansible-playbook examples/users.yml
+# The collection is this repository, linked into a temporary collections path; or, with COLLECTIONS_PATH set, the
+# copy installed there (hack/package.sh runs the demo on the collection installed from the release tarball).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 emulator_pid=
 cleanup() {
-  if [ -n "$emulator_pid" ]; then kill -TERM "$emulator_pid" 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true; fi
+  if [ -n "$emulator_pid" ]; then
+    kill -TERM "$emulator_pid" 2>/dev/null || true
+    wait "$emulator_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-mkdir -p "$work/collections/ansible_collections/coder"
-ln -s "$root" "$work/collections/ansible_collections/coder/automation"
-export ANSIBLE_COLLECTIONS_PATH=$work/collections ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
+if [ -n "${COLLECTIONS_PATH:-}" ]; then
+  collections=$COLLECTIONS_PATH
+else
+  collections=$work/collections
+  mkdir -p "$collections/ansible_collections/coder"
+  ln -s "$root" "$collections/ansible_collections/coder/automation"
+fi
+# That path only: no copy from ~/.ansible/collections or from Python's sys.path takes part.
+export ANSIBLE_COLLECTIONS_PATH=$collections ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
+export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 export PATH=$root/.venv/bin:$PATH
 
 # A fresh owner token, handed over in the environment only (never on a command line).

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import string
 import subprocess
 import sys
@@ -55,22 +54,16 @@ def tool(name):
 
 def new_token():
     alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(10)) + "-" + "".join(
-        secrets.choice(alphabet) for _ in range(22))
+    return "-".join("".join(secrets.choice(alphabet) for position in range(length)) for length in (10, 22))
 
 
 @pytest.fixture(scope="session")
 def collections_path(tmp_path_factory):
     """A fresh collections path with coder.automation installed from the tarball ``ansible-galaxy`` builds."""
-    # Built from a copy of the files git would commit, so that nothing local (virtualenvs, outputs, caches)
-    # can reach the tarball and slow the build down, and a file saved during the build cannot spoil it.
+    # Built from a copy of the collection's files (hack/copy-collection.sh), so that nothing local (virtualenvs,
+    # outputs, caches) can slow the build down, and a file saved during the build cannot spoil its checksums.
     source = tmp_path_factory.mktemp("source")
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, check=True,
-                            capture_output=True).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        if (REPO / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, source / name)
+    subprocess.run([str(REPO / "hack" / "copy-collection.sh"), str(source)], check=True)
     build_dir = tmp_path_factory.mktemp("build")
     subprocess.run([tool("ansible-galaxy"), "collection", "build", str(source), "--output-path", str(build_dir)],
                    check=True, capture_output=True, text=True)

@@ -73,13 +73,13 @@ def test_the_documented_ee_definition_builds_a_context(tmp_path):
     """ansible-builder accepts the EE definition of docs/awx.md and writes a build context that installs the
     collection and the coder CLI (building the image itself needs a container engine, which CI lacks)."""
     run = subprocess.run([tool("ansible-builder"), "create", "--file", str(EE_DEFINITION), "--context",
-                          str(tmp_path / "context")], capture_output=True, text=True)
+                          str(tmp_path / "context")], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     requirements = yaml.safe_load((tmp_path / "context" / "_build" / "requirements.yml").read_text())
     assert [collection["name"] for collection in requirements["collections"]] == ["coder.automation"]
     containerfile = next((tmp_path / "context").glob("[CD]*file")).read_text()
     assert "/usr/local/bin coder" in containerfile and "coder --version" in containerfile
-    assert "ansible-core>=2.16,<2.20" in containerfile
+    assert "ansible-core>=2.16.19,<2.20" in containerfile
 
 
 def test_docs_show_the_ee_definition_as_shipped():
