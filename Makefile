@@ -39,6 +39,8 @@ python-lint: venv
 	$(VENV)/bin/pycodestyle --max-line-length 160 --ignore E402,W503,W504,E741,E203,E701,E704 \
 	  --exclude tests/output,.venv,.venv-cores plugins tests hack bench
 	hack/check_floor.sh
+	# ansible-test's shellcheck covers the collection's scripts; the harness's own are checked here.
+	$(VENV)/bin/shellcheck hack/*.sh .ci/run
 
 # The roles and examples at ansible-lint's production profile (settings and reasons in .ansible-lint).
 ansible-lint: venv

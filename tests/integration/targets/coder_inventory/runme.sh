@@ -125,8 +125,10 @@ PY
 fi
 
 # The token must be in nothing the inventory printed, logged or cached. Compared without ever printing it.
+checked=0
 for file in "$work"/*.json "$work"/*.txt "$work"/cache/*; do
   [ -f "$file" ] || continue
   if grep -qF -- "$CODER_SESSION_TOKEN" "$file"; then echo "the token appears in $(basename "$file")"; exit 1; fi
+  checked=$((checked + 1))
 done
-echo "the token appears in none of $(ls "$work"/*.json "$work"/*.txt "$work"/cache/* 2>/dev/null | wc -l) outputs"
+echo "the token appears in none of $checked outputs"
