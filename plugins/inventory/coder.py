@@ -83,9 +83,10 @@ options:
     description:
       - Only workspaces whose latest build has one of these statuses.
       - Deleted workspaces are never listed by Coder.
+      - One or more of V(pending), V(starting), V(running), V(stopping), V(stopped), V(failed), V(canceling),
+        V(canceled), V(deleting) and V(deleted), in any letter case.
     type: list
     elements: str
-    choices: [pending, starting, running, stopping, stopped, failed, canceling, canceled, deleting, deleted]
     default: []
   query:
     description:
@@ -203,10 +204,13 @@ cache_connection: ~/.cache/coder-inventory
 cache_timeout: 300
 """
 
+import difflib
 import hashlib
 import json
+import os
 
 from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.coder.automation.plugins.module_utils._client import (
@@ -237,12 +241,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
+        config = self._read_config_data(path) or {}
+        self._check_keys(config)
+        validate_certs = self._strict_validate_certs(config)
         token = self._templated("token")
 
         try:
             options = self._host_options()
-            workspaces = self._workspaces(path, token, cache)
+            workspaces = self._workspaces(path, token, cache, validate_certs)
             hosts, warnings = build_hosts(workspaces, options)
         except CoderInputError as error:
             raise AnsibleParserError(redact(f"Invalid {error.field}: {error.message}", [token])) from None
@@ -256,6 +262,28 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for host in hosts:
             self._add_host(host)
 
+    def _check_keys(self, config):
+        """Ansible ignores keys a plugin does not know; here a misspelt filter (status: for statuses:) would
+        silently widen the inventory to every workspace, so an unknown key is an error."""
+        unknown = sorted(set(config) - set(self._options) - {"plugin"})
+        if unknown:
+            hints = [f"{key} (did you mean {', '.join(difflib.get_close_matches(key, self._options, n=1))}?)"
+                     if difflib.get_close_matches(key, self._options, n=1) else key for key in unknown]
+            raise AnsibleParserError(f"Unknown option(s) of coder.automation.coder: {', '.join(hints)}. "
+                                     "ansible-doc -t inventory coder.automation.coder lists them.")
+
+    def _strict_validate_certs(self, config):
+        """validate_certs as a strict boolean. Ansible's configuration converts an unrecognised value ('ture', '')
+        to false, which would turn verification off; the modules refuse such values, and so does the plugin."""
+        raw = config["validate_certs"] if "validate_certs" in config else os.environ.get("CODER_VALIDATE_CERTS")
+        if raw is None:
+            return self.get_option("validate_certs")
+        try:
+            return boolean(raw, strict=True)
+        except TypeError:
+            raise AnsibleParserError(f"Invalid validate_certs (or CODER_VALIDATE_CERTS): {str(raw)!r} is not a "
+                                     "boolean; use true or false.") from None
+
     def _templated(self, option):
         """An option that may be a template or a vaulted value, as plain text (None when unset)."""
         value = self.get_option(option)
@@ -267,13 +295,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return search_queries(self.get_option("owners"), self.get_option("templates"), self.get_option("statuses"),
                               query=self.get_option("query"))
 
-    def _workspaces(self, path, token, cache):
+    def _workspaces(self, path, token, cache, validate_certs):
         """The shaped workspaces, from the cache when it is on and fresh, else from the API."""
         url = self._templated("url")
         queries = self._searches()
-        # The URL and the searches are part of the key, so that a file read with another CODER_URL or other
-        # filters does not get this one's answer. The token is not: it must not end up anywhere on disk.
-        scope = hashlib.sha256(json.dumps([url, queries]).encode()).hexdigest()[:12]
+        # The URL, the searches and who asks are part of the key, so that a file read with another CODER_URL,
+        # other filters or another user's token (who may see fewer workspaces, or none) does not get this one's
+        # answer. Only a digest of a digest of the token goes into the key: the token never reaches the disk.
+        who = hashlib.sha256((token or "").encode()).hexdigest()
+        scope = hashlib.sha256(json.dumps([url, queries, who]).encode()).hexdigest()[:12]
         cache_key = f"{self.get_cache_key(path)}_{scope}"
         use_cache = self.get_option("cache") and cache
         if use_cache:
@@ -282,19 +312,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except KeyError:
                 pass
 
-        found = list_workspaces(self._client(url, token), queries)
+        found = list_workspaces(self._client(url, token, validate_certs), queries)
         workspaces = [workspace_with_agents(workspace) for workspace in found]
         if self.get_option("cache"):
             self._cache[cache_key] = workspaces
         return workspaces
 
-    def _client(self, url, token):
+    def _client(self, url, token, validate_certs):
         if not HAS_REQUESTS:
             raise AnsibleError(f"The coder.automation.coder inventory plugin needs the Python library requests on the "
                                f"controller: {REQUESTS_IMPORT_ERROR}")
         if self.get_option("retries") < 0 or self.get_option("timeout") <= 0:
             raise AnsibleParserError("retries must be 0 or more and timeout more than 0 seconds.")
-        return CoderClient(url, token, validate_certs=self.get_option("validate_certs"),
+        return CoderClient(url, token, validate_certs=validate_certs,
                            ca_path=self.get_option("ca_path"), timeout=self.get_option("timeout"),
                            retries=self.get_option("retries"), warn=self.display.warning)
 

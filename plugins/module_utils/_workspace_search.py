@@ -53,6 +53,8 @@ def _search_values(option, values, allowed=None):
     """The distinct values of one filter (letter case ignored, as Coder does), each checked to be one term."""
     seen, result = set(), []
     for value in values or []:
+        if value is None or not str(value).strip():
+            raise CoderInputError(option, "has an empty value; remove it, or remove the option to look for any.")
         value = str(value).strip()
         if allowed is not None and value.lower() not in allowed:
             raise CoderInputError(option, f"'{value}' is not a workspace status; use one of {', '.join(allowed)}.")
@@ -77,6 +79,14 @@ def search_queries(owners=None, templates=None, statuses=None, name=None, query=
     if name:
         fixed.append(f"name:{_search_values('name', [name])[0]}")
     if query and query.strip():
+        # Coder refuses a search key given twice; say which option already sets it before asking.
+        set_by = {"owner": ("owners", owners), "template": ("templates", templates),
+                  "status": ("statuses", statuses), "name": ("name", name)}
+        for term in query.split():
+            key = term.partition(":")[0].lower() if ":" in term else None
+            if key in set_by and set_by[key][1]:
+                raise CoderInputError("query", f"'{term}' sets {key}, which {set_by[key][0]} already sets; Coder's "
+                                      f"search takes each key once, so give it in one place.")
         fixed.append(query.strip())
     count = 1
     for choices in terms:

@@ -182,6 +182,7 @@ count:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.coder.automation.plugins.module_utils._errors import CoderInputError
 from ansible_collections.coder.automation.plugins.module_utils._module import (
     client_from_module,
     connection_argument_spec,
@@ -199,6 +200,10 @@ FILTERS = ("owners", "templates", "statuses", "name", "query")
 
 
 def read_workspaces(client, params):
+    # An empty workspace (a variable that came out empty) must not widen the read to every workspace.
+    if params["workspace"] is not None and not params["workspace"].strip():
+        raise CoderInputError("workspace", "is empty; give owner/name, a name of your own workspace or an id, or "
+                              "leave the option out to list workspaces by the filters.")
     if params["workspace"]:
         workspace = read_workspace(client, params["workspace"])
         return [workspace] if workspace else []

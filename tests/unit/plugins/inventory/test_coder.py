@@ -188,3 +188,64 @@ def test_bad_options_are_reported_before_any_request(tmp_path, sessions, option,
     with pytest.raises(AnsibleParserError, match=message):
         run(tmp_path, config, [], sessions)
     assert requests_made(sessions) == []
+
+
+def test_another_token_does_not_get_the_cached_answer(tmp_path, sessions):
+    """A member's token (or a wrong one) must not be answered from the owner's cached inventory."""
+    config = ("plugin: coder.automation.coder\nurl: {url}\ntoken: {token}\ncache: true\n"
+              f"cache_plugin: ansible.builtin.jsonfile\ncache_connection: {tmp_path / 'cache'}\n")
+    run(tmp_path, config.format(url=URL, token=TOKEN), [page(WORKSPACES)], sessions)
+    member = run(tmp_path, config.format(url=URL, token="ZyXwVuTsRq-9876543210zyxwvutsrqpon"),
+                 [page(WORKSPACES[2:])], sessions)
+    assert len(requests_made(sessions)) == 1 and list(member.hosts) == ["bob.gpu"]
+    assert not any("9876543210zyxwvutsrqpon" in path.name for path in (tmp_path / "cache").iterdir())
+
+
+@pytest.mark.parametrize("option", ["status: [running]", "owner: alice", "validate_cert: false"])
+def test_an_unknown_key_is_an_error_rather_than_a_wider_inventory(tmp_path, sessions, option):
+    config = f"plugin: coder.automation.coder\nurl: {URL}\ntoken: {TOKEN}\n{option}\n"
+    key = option.split(":")[0]
+    with pytest.raises(AnsibleParserError, match=f"Unknown option.*{key} \\(did you mean "):
+        run(tmp_path, config, [], sessions)
+    assert requests_made(sessions) == []
+
+
+@pytest.fixture
+def client_settings(monkeypatch):
+    """The validate_certs each client of the plugin was built with."""
+    seen = []
+    plugin_module = sys.modules[type(inventory_loader.get("coder.automation.coder")).__module__]
+
+    def recording_client(*args, **kwargs):
+        seen.append(kwargs["validate_certs"])
+        return _client.CoderClient(*args, session=FakeSession([page([])]), **kwargs)
+
+    monkeypatch.setattr(plugin_module, "CoderClient", recording_client)
+    return seen
+
+
+@pytest.mark.parametrize("in_file, in_env, expected", [
+    (None, None, True), ("false", None, False), (None, "false", False), (None, "TRUE", True), ("true", "no", True),
+])
+def test_validate_certs_from_the_file_or_the_environment(tmp_path, monkeypatch, client_settings, in_file, in_env,
+                                                         expected):
+    if in_env is None:
+        monkeypatch.delenv("CODER_VALIDATE_CERTS", raising=False)
+    else:
+        monkeypatch.setenv("CODER_VALIDATE_CERTS", in_env)
+    config = f"plugin: coder.automation.coder\nurl: {URL}\ntoken: {TOKEN}\n"
+    run(tmp_path, config + (f"validate_certs: {in_file}\n" if in_file else ""))
+    assert client_settings == [expected]
+
+
+@pytest.mark.parametrize("in_file, in_env", [("ture", None), (None, "ture"), (None, ""), (None, "enabled")])
+def test_a_validate_certs_that_is_no_boolean_is_refused_not_read_as_false(tmp_path, monkeypatch, client_settings,
+                                                                          in_file, in_env):
+    """Ansible's configuration reads an unknown word as false, which would silently stop verifying."""
+    monkeypatch.delenv("CODER_VALIDATE_CERTS", raising=False)
+    if in_env is not None:
+        monkeypatch.setenv("CODER_VALIDATE_CERTS", in_env)
+    config = f"plugin: coder.automation.coder\nurl: {URL}\ntoken: {TOKEN}\n"
+    with pytest.raises(AnsibleParserError, match="not a boolean"):
+        run(tmp_path, config + (f"validate_certs: {in_file}\n" if in_file else ""))
+    assert client_settings == []

@@ -97,6 +97,28 @@ def test_a_value_that_would_be_more_than_one_search_term_is_refused(value):
     assert caught.value.field == "owners"
 
 
+@pytest.mark.parametrize("values", [[None], ["alice", None], ["  "]])
+def test_an_empty_filter_value_is_refused_rather_than_searched(values):
+    with pytest.raises(CoderInputError) as caught:
+        search_queries(owners=values)
+    assert caught.value.field == "owners" and "empty" in caught.value.message
+
+
+@pytest.mark.parametrize("options, term", [
+    (dict(owners=["alice"], query="owner:bob"), "owner:bob"),
+    (dict(statuses=["running"], query="has-agent:connected Status:stopped"), "Status:stopped"),
+    (dict(name="dev", query="name:x"), "name:x"),
+])
+def test_a_query_repeating_a_filter_key_names_the_query(options, term):
+    with pytest.raises(CoderInputError) as caught:
+        search_queries(**options)
+    assert caught.value.field == "query" and term in caught.value.message
+
+
+def test_a_query_with_keys_no_filter_sets_is_kept():
+    assert search_queries(owners=["alice"], query="template:docker") == ["owner:alice template:docker"]
+
+
 def test_too_many_combinations_are_refused():
     with pytest.raises(CoderInputError, match="more than 100"):
         search_queries([f"u{i}" for i in range(11)], [f"t{i}" for i in range(10)])
