@@ -42,9 +42,9 @@ python-lint: venv
 	# ansible-test's shellcheck covers the collection's scripts; the harness's own are checked here.
 	$(VENV)/bin/shellcheck hack/*.sh .ci/run
 
-# The roles and examples at ansible-lint's production profile (settings and reasons in .ansible-lint).
+# The roles, examples and playbooks at ansible-lint's production profile (settings and reasons in .ansible-lint).
 ansible-lint: venv
-	hack/with-collection.sh ansible-lint roles examples
+	hack/with-collection.sh ansible-lint roles examples playbooks
 
 # Every plugin's and role's documentation, as the Ansible docsite would render it.
 docs-lint: venv
@@ -88,8 +88,11 @@ $(addprefix integration-,$(CORES)): integration-%: .venv-cores/%/.installed
 
 # The release tarball: built, checked for what must not ship, installed into an empty collections path, and the
 # demo playbooks run from the installed copy against a fresh emulator.
-package: venv
+package: venv .venv-importer/.installed
 	hack/package.sh
+
+.venv-importer/.installed: hack/importer-requirements.txt
+	hack/venv.sh .venv-importer -r $<
 
 # What AWX does with the collection, without an AWX: the execution environment metadata (ansible-builder), the
 # credential type and its playbook, and the onboarding playbook run as an ansible-runner job (docs/awx.md).

@@ -16,11 +16,13 @@ import tarfile
 # Matched against each path component of a member.
 FORBIDDEN_COMPONENTS = [
     ".venv*", "venv", ".tox", ".nox", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".cache",
-    ".ansible", ".git", ".github", ".idea", ".vscode", "*.egg-info", "node_modules",
+    ".ansible", ".git", ".github", ".idea", ".vscode", "*.egg-info", "node_modules", ".terraform", ".env",
+    ".coverage*", "htmlcov",
 ]
 # Matched against each member's whole path.
 FORBIDDEN_PATHS = [
-    "tests/output", "tests/output/*", "*.pyc", "*.pyo", "*.tar.gz", "*.retry", "*.swp", "*~", ".DS_Store",
+    "tests/output", "tests/output/*", "*.pyc", "*.pyo", "*.tar.gz", "*.retry", "*.swp", "*~", "*.DS_Store",
+    "*.tfstate", "*.tfstate.*", "build", "build/*", "dist", "dist/*",
     "*/integration_config.yml", "integration_config.yml", "changelogs/.plugin-cache.yaml",
     "hack", "hack/*", "bench", "bench/*", ".ci", ".ci/*", "Makefile", "requirements-dev.txt", ".gitignore",
 ]
@@ -29,6 +31,8 @@ REQUIRED = [
     "plugins/modules/coder_user.py", "plugins/module_utils/_client.py", "plugins/filter/roster_from_csv.py",
     "roles/onboarding/meta/argument_specs.yml", "roles/agent_keepalive/meta/argument_specs.yml",
     "examples/users.yml", "examples/onboarding/onboarding.yml", "examples/templates.yml",
+    # Galaxy's importer refuses a role without a README, and the license belongs with the code.
+    "COPYING", "roles/onboarding/README.md", "roles/agent_keepalive/README.md",
 ]
 # A virtualenv that slipped in has thousands of files: the first ones tell enough.
 SHOWN = 40
