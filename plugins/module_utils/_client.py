@@ -311,8 +311,19 @@ class CoderClient:
             query["limit"] = page_size
             if rows:
                 query["offset"] = len(rows)
-            body = self.get(path, params=query).body or {}
-            batch = body.get(key) or []
+            response = self.get(path, params=query)
+            body = response.body or {}
+            batch = body.get(key) if isinstance(body, dict) else None
+            # A proxy or another server in between can answer JSON of another shape; say so instead of failing
+            # later on a missing field.
+            if batch is None:
+                batch = []
+            elif not isinstance(batch, list) or not all(isinstance(row, dict) for row in batch):
+                batch = None
+            if batch is None or not isinstance(body, dict):
+                raise CoderAPIError(response.status, "GET", API_PREFIX + path,
+                                    f"the answer is not a Coder list (an object with a list of objects under "
+                                    f"'{key}'); check that the url option (or CODER_URL) leads to Coder itself")
             rows.extend(batch)
             total = body.get("count")
             if len(batch) < page_size or (isinstance(total, int) and len(rows) >= total):

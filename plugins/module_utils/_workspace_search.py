@@ -14,7 +14,7 @@ import itertools
 import re
 
 from ._client import is_uuid, path_segment
-from ._errors import CoderInputError
+from ._errors import CoderAPIError, CoderInputError
 
 # codersdk.WorkspaceStatus: the status of a workspace is the status of its latest build.
 STATUSES = ("pending", "starting", "running", "stopping", "stopped", "failed", "canceling", "canceled", "deleting",
@@ -104,6 +104,9 @@ def list_workspaces(client, queries):
     for query in queries:
         params = {"q": query} if query else None
         for workspace in client.paginate("/workspaces", "workspaces", params=params):
+            if not workspace.get("id"):
+                raise CoderAPIError(200, "GET", "/api/v2/workspaces", "a workspace in the answer has no id; check that "
+                                    "the url option (or CODER_URL) leads to Coder itself")
             found.setdefault(workspace["id"], workspace)
     return sorted(found.values(), key=lambda ws: ((ws.get("owner_name") or "").lower(), (ws.get("name") or "").lower()))
 

@@ -190,6 +190,14 @@ def test_paginate_stops_on_empty_page_with_count_zero():
     assert len(client.paginate("/users", "users")) == 100 and len(session.calls) == 2
 
 
+@pytest.mark.parametrize("body", [[{"id": 1}], {"users": {"id": 1}}, {"users": ["ana"]}, "users"])
+def test_paginate_names_an_answer_that_is_no_coder_list(body):
+    client, _session = client_with([make_response(200, body)])
+    with pytest.raises(CoderAPIError) as caught:
+        client.paginate("/users", "users")
+    assert "not a Coder list" in str(caught.value) and "/api/v2/users" in str(caught.value)
+
+
 def test_paginate_is_capped(monkeypatch):
     monkeypatch.setattr(_client, "MAX_PAGES", 3)
     client, _session = client_with([make_response(200, {"users": [{}] * 100, "count": 10 ** 6})] * 3)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.coder.automation.plugins.module_utils._client import CoderClient
-from ansible_collections.coder.automation.plugins.module_utils._errors import CoderInputError
+from ansible_collections.coder.automation.plugins.module_utils._errors import CoderAPIError, CoderInputError
 from ansible_collections.coder.automation.plugins.module_utils._workspace_search import (
     list_workspaces,
     read_workspace,
@@ -117,6 +117,12 @@ def test_a_query_repeating_a_filter_key_names_the_query(options, term):
 
 def test_a_query_with_keys_no_filter_sets_is_kept():
     assert search_queries(owners=["alice"], query="template:docker") == ["owner:alice template:docker"]
+
+
+def test_a_listed_workspace_without_id_is_reported_not_a_key_error():
+    api, _session = client([make_response(200, {"workspaces": [{"name": "dev"}], "count": 1})])
+    with pytest.raises(CoderAPIError, match="has no id"):
+        list_workspaces(api, [""])
 
 
 def test_too_many_combinations_are_refused():
