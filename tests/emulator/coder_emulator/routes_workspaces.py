@@ -3,76 +3,176 @@
 import datetime as dt
 
 from . import workspaces as wsm
-from .search import _goq, _parse_time, go_parse_bool, parse_pagination, search_terms
+from .routes_organizations import can_read_org
+from .search import QueryParams, _goq, _like, _parse_time, _split, go_parse_bool, parse_pagination, search_terms
 from .server import empty, json_resp
-from .util import NIL_UUID, ApiError, decode_body, forbidden, not_found, raise_validation, validation_error
+from .template_access import go_uuid_error
+from .util import NIL_UUID, ApiError, decode_body, forbidden, not_found, parse_uuid, raise_validation, validation_error
 
 _STATUSES = ("pending", "starting", "running", "stopping", "stopped", "failed", "canceling", "canceled", "deleting",
              "deleted")
-_KEYS = ("owner", "template", "name", "status", "search")
+# searchquery.Workspaces: healthy:true asks for a connected agent, healthy:false for a disconnected or timed out one.
+_HEALTHY = {True: ["connected"], False: ["disconnected", "timeout"]}
+# What GetWorkspaces compares for has-ai-task, has_external_agent and shared, as the emulator's workspaces all
+# have it: no task rows, latest builds without an external agent (build_json), no workspace ACLs.
+_FIXED_FACTS = {"has_ai_task": False, "has_external_agent": False, "shared": False}
 USAGE_APPS = ("vscode", "jetbrains", "reconnecting-pty", "ssh")  # codersdk.AllowedAppNames
 EXTEND_MIN = dt.timedelta(minutes=29)  # validWorkspaceDeadline: "at least 30 minutes" checks now + 29 min
 
 
-def _parse_query(q):
-    """The part of searchquery.Workspaces the emulator supports: owner, template, name, status, bare words.
+def _name_term(term, values):
+    """The defaultKey of searchquery.Workspaces: a bare term is a workspace name or owner/name."""
+    parts = _split(term, "/", False)
+    if len(parts) > 2:
+        return f"Query element {_goq(term)} can only contain 1 '/'"
+    if len(parts) == 2:
+        values.setdefault("owner", []).append(parts[0])
+    values.setdefault("name", []).append(parts[-1])
+    return None
 
-    There is no ``deleted`` key (the search parses none, so ``deleted:true`` is "not a valid query param"):
-    GetWorkspaces has ``workspaces.deleted = @deleted`` and the handler never sets it, so no listing shows a
-    deleted workspace."""
-    values, errors = search_terms(q)
+
+def _uuid(term):
+    uid = parse_uuid(term.strip())
+    if uid is None:
+        raise ValueError(go_uuid_error(term.strip()))
+    return uid
+
+
+def _status(term):
+    if term not in _STATUSES:
+        raise ValueError(f"{_goq(term)} is not a valid value")  # httpapi.ParseEnum
+    return term
+
+
+def _param(term):
+    """param:<name>[=<value>] as searchquery.Workspaces splits it."""
+    term = term.strip()
+    parts = term.split("=")
+    if len(parts) > 2:
+        raise ValueError(f"query element {_goq(term)} can only contain 1 '='")
+    if len(parts) == 2 and parts[1] == "":
+        raise ValueError(f"query element {_goq(term)} has an empty value. omit the '=' to match just on the "
+                         "parameter name")
+    return tuple(parts)
+
+
+def _organization(state, actor, term):
+    """parseOrganization: a UUID as given, else a name the actor can read (dbauthz on GetOrganizationByName)."""
+    uid = parse_uuid(term)
+    if uid is not None:
+        return uid
+    org = state.orgs_by_name.get(term)
+    if org is None or not can_read_org(state, actor, org):
+        raise ValueError(f"organization {_goq(term)} either does not exist, or you are unauthorized to view it")
+    return org.id
+
+
+def _parse_query(state, actor, q):
+    """searchquery.Workspaces as of coder/coder main: the filter for GetWorkspaces, or 400 with the validations.
+
+    The whole query is lowercased first (Time3339Nano uppercases its term back). Keys are parsed in Coder's
+    order, so the validations come in its order, unknown keys last (ErrorExcessParams).
+
+    Left out: ``shared_with_user`` and ``shared_with_group`` (user and group lookups by name, with
+    codersdk.NameValid and GroupNameValid texts, for ACLs the emulator's workspaces never have); they answer
+    "not a valid query param". There is no ``deleted`` key either: Coder parses none, and the handler never
+    sets GetWorkspaces' ``workspaces.deleted = @deleted``, so no listing shows a deleted workspace."""
+    if q == "":
+        return {}
+    values, errors = search_terms(q.lower(), _name_term)
     if errors:
         raise ApiError(400, "Invalid workspace search query.", validations=errors)
-    errors = []
-    for key in values:
-        if key not in _KEYS:
-            errors.append({"field": key, "detail": f"{_goq(key)} is not a valid query param"})
-    f = {}
-    for key in ("owner", "template", "name", "status"):
-        vals = values.get(key)
-        if vals and len(vals) > 1:
-            errors.append({"field": key, "detail": f"Query param {_goq(key)} provided more than once, found "
-                                                   f"{len(vals)} times. Only provide 1 instance of this query param."})
-        elif vals:
-            f[key] = vals[0]
-    if "search" in values:
-        # Bare words filter by name (or owner/name) like name:.
-        term = values["search"][0]
-        owner, sep, name = term.partition("/")
-        if sep:
-            f["owner"], f["name"] = owner, name
-        else:
-            f["name"] = term
-    if "status" in f and f["status"].lower() not in _STATUSES:
-        errors.append({"field": "status", "detail": f"Query param \"status\" has invalid value: "
-                                                    f"\"{f['status']}\" is not a valid value"})
-    if errors:
-        raise ApiError(400, "Invalid workspace search query.", validations=errors)
+    p = QueryParams(values)
+    f = {
+        "ids": set(p.custom_list("id", _uuid)),
+        "owner": p.string("owner"),
+        "template": p.string("template"),
+        "name": p.string("name"),
+        "status": p.custom("status", _status, ""),
+        "has_agent": p.strings("has-agent"),  # parser.Strings: any value is accepted
+        "dormant": p.boolean("dormant"),
+        "last_used_after": p.time3339nano("last_used_after"),
+        "last_used_before": p.time3339nano("last_used_before"),
+    }
+    # UsingActive is the inverse of outdated, and filters only when the key was given (even as outdated:"").
+    outdated = p.boolean("outdated", True)
+    f["using_active"] = (not outdated) if "outdated" in values else None
+    f["has_ai_task"] = p.boolean("has-ai-task", None)
+    f["has_external_agent"] = p.boolean("has_external_agent", None)
+    f["organization_id"] = p.custom("organization", lambda term: _organization(state, actor, term))
+    f["shared"] = p.boolean("shared", None)
+    healthy = p.boolean("healthy", None)
+    if healthy is not None:
+        f["has_agent"] = f["has_agent"] + _HEALTHY[healthy]
+    f["params"] = p.custom_list("param", _param)
+    p.excess()
+    if p.errors:
+        raise ApiError(400, "Invalid workspace search query.", validations=p.errors)
     return f
 
 
+def _has_agent(ws, statuses) -> bool:
+    """GetWorkspaces' has-agent clause: some agent of the latest build, which must be a start build, has one of
+    the statuses (reconstructed: the stored query text compares one @has_agent, while the current parser hands
+    over a list, HasAgentStatuses, so one match is enough). The SQL computes the status as
+    WorkspaceAgent.Status (database/modelmethods.go) does; the emulator's agent_status leaves
+    out what it does not model (connection timeouts: every agent has connection_timeout_seconds 0, so none is
+    "timeout"; the inactivity rule: an open monitored connection stands for the agent's heartbeats). The SQL
+    says "disconnected" only when disconnected_at is after last_connected_at; the test clock can stamp a
+    connection and its end alike, which agent_status reads, as Go does, as disconnected."""
+    build = ws.latest_build
+    return build.transition == "start" and any(wsm.agent_status(a) in statuses for a in build.agents)
+
+
 def _matcher(state, actor, f):
-    owner = f.get("owner", "").lower()
-    template = f.get("template", "").lower()
-    name = f.get("name", "").lower()
-    status = f.get("status", "").lower()
+    """The WHERE clause of GetWorkspaces (coder/coder main) over the filter of _parse_query."""
+    owner, template, status = f.get("owner", ""), f.get("template", ""), f.get("status", "")
+    name = _like(f["name"]) if f.get("name") else None
 
     def match(ws):
+        build = ws.latest_build
+        if f.get("ids") and ws.id not in f["ids"]:
+            return False
         if owner:
             u = state.users.get(ws.owner_id)
             if owner == "me":
                 if ws.owner_id != actor.id:
                     return False
-            elif u is None or u.username.lower() != owner:
+            elif u is None or u.deleted or u.username.lower() != owner:
                 return False
         if template:
             tpl = state.templates.get(ws.template_id) if ws.template_id else None
-            if tpl is None or tpl.name.lower() != template:
+            if tpl is None or tpl.deleted or tpl.name.lower() != template:
                 return False
-        # name: is a case-insensitive substring match (ILIKE '%' || name || '%').
-        if name and name not in ws.name.lower():
+        # name ILIKE '%' || @name || '%': % and _ in the term are wildcards.
+        if name and not name.search(ws.name):
             return False
-        return not status or wsm.build_status(ws.latest_build) == status
+        if status and wsm.build_status(build) != status:
+            return False
+        if f.get("organization_id") not in (None, NIL_UUID) and ws.organization_id != f["organization_id"]:
+            return False
+        if f.get("has_agent") and not _has_agent(ws, f["has_agent"]):
+            return False
+        # No workspace of the emulator is ever dormant (it has no dormant_at), so dormant:true matches none.
+        if f.get("dormant"):
+            return False
+        used = ws.last_used_at
+        if f.get("last_used_before") and (used is None or used > f["last_used_before"]):
+            return False
+        if f.get("last_used_after") and (used is None or used < f["last_used_after"]):
+            return False
+        if f.get("using_active") is not None:
+            tpl = state.templates.get(ws.template_id) if ws.template_id else None
+            # Without a template or a build version the comparison is NULL and the row drops out either way.
+            if tpl is None or build.template_version_id is None:
+                return False
+            if (build.template_version_id == tpl.active_version_id) != f["using_active"]:
+                return False
+        for key, actual in _FIXED_FACTS.items():
+            if f.get(key) is not None and f[key] != actual:
+                return False
+        # The latest build's parameters: the emulator's builds have none, so any param: term matches nothing.
+        return not f.get("params")
     return match
 
 
@@ -88,10 +188,10 @@ def _sort_key(state):
 
 def list_workspaces(req):
     state, actor = req.state, req.actor
-    f = _parse_query(req.q("q"))
     after_id, limit, offset = parse_pagination(req)
     with state.lock:
         wsm.run_autostop(state)
+        f = _parse_query(state, actor, req.q("q"))
         match = _matcher(state, actor, f)
         rows = [ws for ws in state.live_workspaces() if wsm.can_read_workspace(state, actor, ws) and match(ws)]
         rows.sort(key=_sort_key(state))

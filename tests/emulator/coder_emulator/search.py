@@ -35,8 +35,11 @@ def _split(query: str, delim: str, keep_quotes: bool):
     return parts
 
 
-def search_terms(query: str):
-    """Return (ordered dict key -> [values], errors)."""
+def search_terms(query: str, default=None):
+    """Return (ordered dict key -> [values], errors).
+
+    ``default(term, values)`` is searchTerms' defaultKey: it files a bare term (returning an error text to
+    reject it); without one, bare terms go under "search" as the user search files them."""
     tokens = _split(query, " ", True)
     # processTokens: key:value tokens stay, the bare words are joined into one trailing term.
     elements = [t for t in tokens if ":" in t]
@@ -49,7 +52,12 @@ def search_terms(query: str):
             return None, [{"field": "q", "detail": f"Query element {_goq(el)} cannot start or end with ':'"}]
         parts = _split(el, ":", False)
         if len(parts) == 1:
-            values.setdefault("search", []).append(el)
+            if default is None:
+                values.setdefault("search", []).append(el)
+            else:
+                problem = default(el, values)
+                if problem:
+                    return None, [{"field": "q", "detail": problem}]
         elif len(parts) == 2:
             values.setdefault(parts[0].lower(), []).append(parts[1])
         else:
@@ -148,6 +156,103 @@ def parse_user_query(q: str):
         if key not in parsed:
             errors.append({"field": key, "detail": f"Query param {_goq(key)} is not a valid query param"})
     return f, errors
+
+
+class QueryParams:
+    """httpapi.QueryParamParser as of coder/coder main (queryparams.go): the parsers searchquery.Workspaces
+    uses, with their error texts. Absent or empty-first values give the default (parseQueryParamSet checks
+    that before counting values); a single-valued parser given more than one value reports that and gives the
+    default. Each parse marks its key as parsed, so ``excess`` can name the keys nobody asked for.
+
+    The user and template searches above still word some errors the way older releases did
+    ("(strconv.ParseBool: ...)"); this class follows the current texts ("must be a valid boolean: ...")."""
+
+    def __init__(self, values: dict):
+        self.values = values
+        self.parsed = set()
+        self.errors = []
+
+    def _error(self, key, detail):
+        self.errors.append({"field": key, "detail": detail})
+
+    def _set(self, key):
+        self.parsed.add(key)
+        vals = self.values.get(key)
+        return vals if vals and vals[0] != "" else None
+
+    def _single(self, key):
+        vals = self._set(key)
+        if vals is None:
+            return None
+        if len(vals) > 1:
+            self._error(key, f"Query param {_goq(key)} provided more than once, found {len(vals)} times. "
+                             f"Only provide 1 instance of this query param.")
+            return None
+        return vals[0]
+
+    def string(self, key, default=""):
+        raw = self._single(key)
+        return default if raw is None else raw
+
+    def custom(self, key, parse, default=None):
+        """ParseCustom: ``parse`` returns the value or raises ValueError with the error's text."""
+        raw = self._single(key)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            self._error(key, f"Query param {_goq(key)} has invalid value: {exc}")
+            return default
+
+    def custom_list(self, key, parse, default=()):
+        """ParseCustomList: every value, each split at commas; the failures' texts joined by errors.Join."""
+        vals = self._set(key)
+        if vals is None:
+            return list(default)
+        out, bad = [], []
+        for term in (t for v in vals for t in v.split(",")):
+            try:
+                out.append(parse(term))
+            except ValueError as exc:
+                bad.append(str(exc))
+        if bad:
+            self._error(key, f"Query param {_goq(key)} has invalid values: " + "\n".join(bad))
+            return []
+        return out
+
+    def strings(self, key):
+        return self.custom_list(key, lambda v: v)
+
+    def boolean(self, key, default=False):
+        """Boolean (and NullableBoolean, whose default is None): strconv.ParseBool."""
+        raw = self._single(key)
+        if raw is None:
+            return default
+        value = go_parse_bool(raw)
+        if value is None:
+            self._error(key, f"Query param {_goq(key)} must be a valid boolean: strconv.ParseBool: parsing "
+                             f"{_goq(raw)}: invalid syntax")
+            return default
+        return value
+
+    def time3339nano(self, key):
+        """Time3339Nano: the (lowercased) term is uppercased, then parsed as RFC 3339 with nanoseconds.
+        The text after "cannot parse" is shorter than Go's (which names the first element that failed)."""
+        raw = self._single(key)
+        if raw is None:
+            return None
+        try:
+            return _parse_time(raw)
+        except ValueError as exc:
+            self._error(key, f"Query param {_goq(key)} must be a valid date format ({_RFC3339NANO}): {exc}")
+            return None
+
+    def excess(self):
+        """ErrorExcessParams (after every parser has run)."""
+        for key in self.values:
+            if key not in self.parsed:
+                self._error(key, f"{_goq(key)} is not a valid query param")
 
 
 def _like(pattern: str):

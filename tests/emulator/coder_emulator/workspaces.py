@@ -397,6 +397,12 @@ def latest_app_status(ws):
     return newest
 
 
+def _health(build) -> dict:
+    """convertWorkspace: the agents whose own health (agent_json: healthy only when connected) fails."""
+    failing = [a.id for a in build.agents if agent_status(a) != "connected"]
+    return {"healthy": not failing, "failing_agents": failing}
+
+
 def workspace_json(state, ws) -> dict:
     owner = state.users.get(ws.owner_id)
     org = state.orgs.get(ws.organization_id)
@@ -430,8 +436,7 @@ def workspace_json(state, ws) -> dict:
         d["ttl_ms"] = ws.ttl_ms  # *int64 with omitempty
     d.update({
         "last_used_at": fmt_time(ws.last_used_at),
-        # An agent that is not connected is unhealthy, so every agent of a start build is failing.
-        "health": {"healthy": not build.agents, "failing_agents": [a.id for a in build.agents]},
+        "health": _health(build),
         "automatic_updates": "never",
         "allow_renames": False,
         "favorite": False,
