@@ -13,8 +13,8 @@ from __future__ import annotations
 import itertools
 import re
 
-from ._client import is_uuid, path_segment
 from ._errors import CoderAPIError, CoderInputError
+from ._workspaces import workspace_path
 
 # codersdk.WorkspaceStatus: the status of a workspace is the status of its latest build.
 STATUSES = ("pending", "starting", "running", "stopping", "stopped", "failed", "canceling", "canceled", "deleting",
@@ -113,15 +113,7 @@ def list_workspaces(client, queries):
 
 def read_workspace(client, reference):
     """One workspace by ``owner/name``, a bare ``name`` (the token's own) or id; None when Coder has none visible."""
-    reference = (reference or "").strip()
-    if is_uuid(reference):
-        path = f"/workspaces/{reference}"
-    else:
-        owner, _slash, name = reference.rpartition("/")
-        if not name or reference.count("/") > 1:
-            raise CoderInputError("workspace", f"'{reference}' is not a workspace: use owner/name, a name of your own "
-                                  "workspace, or the workspace's id.")
-        path = f"/users/{path_segment(owner or 'me')}/workspace/{path_segment(name)}"
+    path = workspace_path(reference)
     # 410: a deleted workspace read by id on servers that keep its record.
     response = client.request("GET", path, expected=(404, 410))
     return None if response.status in (404, 410) else response.body

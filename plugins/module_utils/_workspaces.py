@@ -111,17 +111,21 @@ def describe_duration(delta):
 
 # ---- finding a workspace ----------------------------------------------------------------------
 
-def find_workspace(client, reference):
-    """(workspace, server time) for ``owner/name``, a bare ``name`` (the token's own) or an id."""
+def workspace_path(reference):
+    """The API path of one workspace given as ``owner/name``, a bare ``name`` (the token user's own) or an id."""
     reference = (reference or "").strip()
     if is_uuid(reference):
-        path = f"/workspaces/{reference}"
-    else:
-        owner, _slash, name = reference.rpartition("/")
-        if not name or (reference.count("/") > 1):
-            raise CoderInputError("workspace", f"'{reference}' is not a workspace: use owner/name, a name of your own "
-                                  "workspace, or the workspace's id.")
-        path = f"/users/{path_segment(owner or 'me')}/workspace/{path_segment(name)}"
+        return f"/workspaces/{reference}"
+    owner, _slash, name = reference.rpartition("/")
+    if not name or reference.count("/") > 1:
+        raise CoderInputError("workspace", f"'{reference}' is not a workspace: use owner/name, a name of your own "
+                              "workspace, or the workspace's id.")
+    return f"/users/{path_segment(owner or 'me')}/workspace/{path_segment(name)}"
+
+
+def find_workspace(client, reference):
+    """(workspace, server time) for ``owner/name``, a bare ``name`` (the token's own) or an id."""
+    path = workspace_path(reference)
     # 410: a workspace read by id after it was deleted (Coder keeps its record).
     response = client.request("GET", path, expected=(404, 410))
     if response.status == 410:
