@@ -69,3 +69,14 @@ attributes:
     membership:
       - coder.automation.coder
 """
+
+    # What every *_info module says of its attributes, merged into ATTRIBUTES' descriptions.
+    INFO_MODULE = r"""
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The module only reads, in check mode as otherwise.
+  diff_mode:
+    support: none
+"""

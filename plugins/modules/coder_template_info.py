@@ -18,13 +18,7 @@ author:
 extends_documentation_fragment:
   - coder.automation.coder
   - coder.automation.coder.attributes
-attributes:
-  check_mode:
-    support: full
-    details:
-      - The module only reads, in check mode as otherwise.
-  diff_mode:
-    support: none
+  - coder.automation.coder.info_module
 options:
   name:
     description: One template, by name (without regard to letter case), in O(organization).

@@ -16,13 +16,7 @@ author:
 extends_documentation_fragment:
   - coder.automation.coder
   - coder.automation.coder.attributes
-attributes:
-  check_mode:
-    support: full
-    details:
-      - The module only reads, in check mode as otherwise.
-  diff_mode:
-    support: none
+  - coder.automation.coder.info_module
 options:
   user:
     description:
