@@ -130,6 +130,16 @@ def _skip_comment(text, i):
     return None
 
 
+def _skip_inert(text, i):
+    """The index after a comment, string or heredoc starting at i (brackets inside them do not count); else None."""
+    after = _skip_comment(text, i)
+    if after is None and text.startswith('"', i):
+        after = _skip_string(text, i)
+    if after is None and text.startswith("<<", i):
+        after = _skip_heredoc(text, i)
+    return after
+
+
 def _line_of(text, i):
     return text.count("\n", 0, i) + 1
 
@@ -140,19 +150,11 @@ def _scan_block(text, i):
     n = len(text)
     start = i
     while i < n:
+        after = _skip_inert(text, i)
+        if after is not None:
+            i = after
+            continue
         ch = text[i]
-        skip = _skip_comment(text, i)
-        if skip is not None:
-            i = skip
-            continue
-        if ch == '"':
-            i = _skip_string(text, i)
-            continue
-        if ch == "<" and text.startswith("<<", i):
-            after = _skip_heredoc(text, i)
-            if after is not None:
-                i = after
-                continue
         if ch in "{[(":
             depth += 1
         elif ch in "}])":
@@ -226,19 +228,11 @@ def parse_variables(text):
     i, n = 0, len(text)
     depth = 0
     while i < n:
-        skip = _skip_comment(text, i)
-        if skip is not None:
-            i = skip
+        after = _skip_inert(text, i)
+        if after is not None:
+            i = after
             continue
         ch = text[i]
-        if ch == '"':
-            i = _skip_string(text, i)
-            continue
-        if ch == "<" and text.startswith("<<", i):
-            after = _skip_heredoc(text, i)
-            if after is not None:
-                i = after
-                continue
         if ch == "{":
             end = _scan_block(text, i)
             if depth == 0:

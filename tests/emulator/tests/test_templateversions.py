@@ -127,6 +127,14 @@ def test_nested_braces_and_strings_parse(emu):
     assert [x["name"] for x in emu.get(f"{TV}/{v['id']}/variables").json] == ["ok"]
 
 
+def test_heredocs_and_block_comments_hide_their_brackets(emu):
+    tf = (MAIN_TF + 'locals {\n  script = <<-EOT\n    echo "}" {\n    EOT\n}\n'
+          '/* variable "hidden" {\n} */\nvariable "ok" {\n  default = <<EOT\n}\nEOT\n}\n')
+    v = create_version(emu, {"main.tf": tf})
+    assert wait_job(emu, v["id"])["job"]["status"] == "succeeded"
+    assert [x["name"] for x in emu.get(f"{TV}/{v['id']}/variables").json] == ["ok"]
+
+
 def test_no_provisioner_stays_pending(idle):
     c = Client(idle.url)
     assert c.post("/__emulator/reset", token=None).status == 204
