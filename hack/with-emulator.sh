@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command with a fresh emulator: CODER_URL and CODER_SESSION_TOKEN exported, the collection on
-# ANSIBLE_COLLECTIONS_PATH. Extra emulator flags go in EMULATOR_ARGS. For development and the demo:
+# ANSIBLE_COLLECTIONS_PATH. Extra emulator flags go in EMULATOR_ARGS. For development, the demo and the integration
+# tests:
 #   hack/with-emulator.sh ansible-playbook examples/users.yml
 # The collection is this repository, linked into a temporary collections path; or, with COLLECTIONS_PATH set, the
 # copy installed there (hack/package.sh runs the demo on the collection installed from the release tarball).
@@ -27,7 +28,9 @@ fi
 # That path only: no copy from ~/.ansible/collections or from Python's sys.path takes part.
 export ANSIBLE_COLLECTIONS_PATH=$collections ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
-export PATH=$root/.venv/bin:$PATH
+# VENV picks the Python (and ansible-core) of the command, as make integration-2.16 does; every venv can start
+# the emulator (hack/venv.sh).
+export PATH=${VENV:-$root/.venv}/bin:$PATH
 
 # A fresh owner token, handed over in the environment only (never on a command line).
 CODER_SESSION_TOKEN=$(python -c 'import secrets, string
@@ -45,5 +48,6 @@ for _ in $(seq 1 100); do
 done
 CODER_URL=$(sed -n 's/^Coder emulator listening on //p' "$work/emulator.log")
 [ -n "$CODER_URL" ] || { cat "$work/emulator.log"; exit 1; }
-export CODER_URL
+# CODER_EMULATOR_URL says the deployment is this emulator, whose test-only routes targets may then use.
+export CODER_URL CODER_EMULATOR_URL=$CODER_URL
 "$@"
